@@ -1,0 +1,64 @@
+import { Command, Option } from 'commander';
+import { AppError } from './core/errors.js';
+
+/**
+ * `sleap-rtc <command>`: one CLI for every process. Each subcommand's options map 1:1 to keys
+ * of that process's config schema (flags > SLEAP_RTC_* environment > --config JSON file).
+ */
+const program = new Command();
+program
+  .name('sleap-rtc')
+  .description('Remote training for SLEAP: resumable S3 transfers for data, WebRTC for live progress.')
+  .version('0.1.0')
+  .showHelpAfterError();
+
+const commonOptions = (cmd: Command): Command =>
+  cmd
+    .option('--config <file>', 'JSON config file (keys as the long flags in camelCase)')
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']));
+
+commonOptions(
+  program
+    .command('store')
+    .description('run the embedded S3-compatible object store (the default storage on one machine)')
+    .option('--port <n>', 'TCP port; 0 picks a free one (default 9000)')
+    .option('--host <addr>', 'address to bind (default 127.0.0.1)')
+    .option('--data <dir>', 'folder that holds the buckets (default <data folder>/store)')
+    .option('--access-key <key>', 'access key id clients sign with')
+    .option('--secret-key <secret>', 'secret access key clients sign with')
+    .option('--region <region>', 'region clients sign for (default us-east-1)')
+    .option('--buckets <names>', 'comma-separated buckets to create at start'),
+).action(async (opts: Record<string, unknown>) => {
+  const { runStore } = await import('./store/main.js');
+  await runStore(opts);
+});
+
+commonOptions(
+  program
+    .command('server')
+    .description('run the backend (presigned URLs for S3 multipart transfers) and, later, signaling')
+    .option('--port <n>', 'TCP port; 0 picks a free one (default 8080)')
+    .option('--host <addr>', 'address to bind (default 127.0.0.1)')
+    .option('--s3-endpoint <url>', 'S3 endpoint (omit for AWS S3)')
+    .option('--s3-region <region>', 'S3 region (default us-east-1)')
+    .option('--s3-access-key <key>', 'S3 access key id')
+    .option('--s3-secret-key <secret>', 'S3 secret access key')
+    .option('--bucket <name>', 'bucket that holds the rooms (default sleap-rtc)')
+    .option('--rooms <list>', 'room tokens as room_id=token,room_id=token')
+    .option('--rooms-file <file>', 'JSON file {"<room_id>": "<token>", ...}')
+    .option('--url-ttl <seconds>', 'lifetime of presigned URLs (default 3600)')
+    .option('--part-size <bytes>', 'default multipart part size (default 100000000)')
+    .option('--create-bucket', 'create the bucket at start when it is missing'),
+).action(async (opts: Record<string, unknown>) => {
+  const { runServer } = await import('./server/main.js');
+  await runServer(opts);
+});
+
+program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof AppError) {
+    process.stderr.write(`sleap-rtc: ${e.message}\n`);
+    process.exit(e.code === 'config_invalid' || e.code === 'bad_request' ? 2 : 1);
+  }
+  process.stderr.write(`sleap-rtc: ${e instanceof Error ? (e.stack ?? e.message) : String(e)}\n`);
+  process.exit(1);
+});

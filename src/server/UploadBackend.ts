@@ -1,0 +1,159 @@
+import {
+  AbortMultipartUploadCommand,
+  CompleteMultipartUploadCommand,
+  CreateMultipartUploadCommand,
+  HeadObjectCommand,
+  ListPartsCommand,
+  GetObjectCommand,
+  UploadPartCommand,
+  type S3Client,
+} from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { AppError } from '../core/errors.js';
+import type { PartUrl, UploadedPart } from '../core/schemas/backend.js';
+
+export interface UploadBackendOptions {
+  /** Client for calls the server makes itself. */
+  s3: S3Client;
+  /** Client whose endpoint is written into presigned URLs (the one clients can reach). */
+  presigner: S3Client;
+  bucket: string;
+  urlTtlSeconds: number;
+}
+
+/**
+ * The S3 side of the backend: multipart sessions, presigned URLs, part listings, completion.
+ * Vendor errors are translated to AppError here and nowhere else.
+ */
+export class UploadBackend {
+  constructor(private readonly o: UploadBackendOptions) {}
+
+  get bucket(): string {
+    return this.o.bucket;
+  }
+
+  expiresAt(): string {
+    return new Date(Date.now() + this.o.urlTtlSeconds * 1000).toISOString();
+  }
+
+  async createUpload(key: string, opts: { contentType?: string; metadata: Record<string, string> }): Promise<string> {
+    const r = await this.call(() =>
+      this.o.s3.send(new CreateMultipartUploadCommand({ Bucket: this.o.bucket, Key: key, ContentType: opts.contentType, Metadata: opts.metadata })),
+    );
+    if (!r.UploadId) throw new AppError('upstream_error', 'the S3 server returned no upload id for CreateMultipartUpload');
+    return r.UploadId;
+  }
+
+  async partUrls(key: string, uploadId: string, partNumbers: number[]): Promise<PartUrl[]> {
+    // Signing is local CPU work (no request); 10,000 URLs take well under a second.
+    return Promise.all(
+      partNumbers.map(async (n) => ({
+        part_number: n,
+        url: await getSignedUrl(this.o.presigner, new UploadPartCommand({ Bucket: this.o.bucket, Key: key, UploadId: uploadId, PartNumber: n }), {
+          expiresIn: this.o.urlTtlSeconds,
+        }),
+      })),
+    );
+  }
+
+  /** Every uploaded part, following ListParts pages (1,000 parts each) to the end. */
+  async listParts(key: string, uploadId: string): Promise<UploadedPart[]> {
+    const parts: UploadedPart[] = [];
+    let marker: string | undefined;
+    for (let page = 0; page < 11; page++) {
+      const r = await this.call(() =>
+        this.o.s3.send(new ListPartsCommand({ Bucket: this.o.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker, MaxParts: 1000 })),
+      );
+      for (const p of r.Parts ?? []) {
+        if (p.PartNumber === undefined || !p.ETag) continue;
+        parts.push({
+          part_number: p.PartNumber,
+          etag: p.ETag,
+          size: p.Size ?? 0,
+          ...(p.ChecksumCRC32 ? { checksum_crc32: p.ChecksumCRC32 } : {}),
+          ...(p.ChecksumCRC32C ? { checksum_crc32c: p.ChecksumCRC32C } : {}),
+        });
+      }
+      if (!r.IsTruncated) return parts;
+      const next = r.NextPartNumberMarker;
+      if (next === undefined || next === marker) throw new AppError('upstream_error', 'the S3 server said ListParts is truncated but gave no next marker');
+      marker = next;
+    }
+    throw new AppError('upstream_error', 'ListParts returned more than 10,000 parts');
+  }
+
+  /** Completes, then reads size, ETag and metadata back (RGW answers Complete with an empty ETag). */
+  async complete(key: string, uploadId: string, parts: { part_number: number; etag: string; checksum_crc32?: string; checksum_crc32c?: string }[]): Promise<{ etag: string; size: number; sha256?: string }> {
+    await this.call(() =>
+      this.o.s3.send(
+        new CompleteMultipartUploadCommand({
+          Bucket: this.o.bucket,
+          Key: key,
+          UploadId: uploadId,
+          MultipartUpload: {
+            Parts: parts.map((p) => ({ PartNumber: p.part_number, ETag: p.etag, ChecksumCRC32: p.checksum_crc32, ChecksumCRC32C: p.checksum_crc32c })),
+          },
+        }),
+      ),
+    );
+    return this.head(key);
+  }
+
+  async abort(key: string, uploadId: string): Promise<void> {
+    await this.call(() => this.o.s3.send(new AbortMultipartUploadCommand({ Bucket: this.o.bucket, Key: key, UploadId: uploadId })));
+  }
+
+  async head(key: string): Promise<{ etag: string; size: number; sha256?: string }> {
+    const h = await this.call(() => this.o.s3.send(new HeadObjectCommand({ Bucket: this.o.bucket, Key: key })));
+    return { etag: h.ETag ?? '', size: h.ContentLength ?? 0, ...(h.Metadata?.sha256 ? { sha256: h.Metadata.sha256 } : {}) };
+  }
+
+  async downloadUrl(key: string): Promise<string> {
+    return getSignedUrl(this.o.presigner, new GetObjectCommand({ Bucket: this.o.bucket, Key: key }), { expiresIn: this.o.urlTtlSeconds });
+  }
+
+  private async call<T>(fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (e) {
+      throw translateS3Error(e);
+    }
+  }
+}
+
+/** S3 error names (and HTTP statuses) to our codes, with a message that says what to do. */
+export function translateS3Error(e: unknown): AppError {
+  if (e instanceof AppError) return e;
+  const err = e as { name?: string; Code?: string; message?: string; $metadata?: { httpStatusCode?: number } };
+  const name = err.name ?? err.Code ?? 'Error';
+  const status = err.$metadata?.httpStatusCode;
+  const msg = err.message ?? String(e);
+  switch (name) {
+    case 'NoSuchUpload':
+      return new AppError('upload_not_found', 'no such multipart upload: it was completed, aborted or expired; start a new upload', { cause: e });
+    case 'NoSuchKey':
+    case 'NotFound':
+      return new AppError('not_found', 'no object at that key', { cause: e });
+    case 'NoSuchBucket':
+      return new AppError('storage_error', 'the server\'s bucket does not exist: start the server with --create-bucket or create it', { cause: e });
+    case 'InvalidPart':
+    case 'InvalidPartOrder':
+    case 'EntityTooSmall':
+    case 'InvalidArgument':
+    case 'MalformedXML':
+    case 'InvalidRequest':
+      return new AppError('bad_request', `the S3 server refused the request (${name}): ${msg}`, { cause: e, details: { s3_code: name } });
+    case 'PreconditionFailed':
+      return new AppError('precondition_failed', `the object changed meanwhile (${name}): re-read it and retry`, { cause: e });
+    case 'ConditionalRequestConflict':
+      return new AppError('conflict', `a concurrent write won (${name}): re-read and retry`, { cause: e });
+  }
+  if (status === 403 || name === 'AccessDenied' || name === 'SignatureDoesNotMatch' || name === 'InvalidAccessKeyId') {
+    return new AppError('storage_error', `the S3 server refused the server's credentials (${name}): check --s3-access-key/--s3-secret-key`, { cause: e });
+  }
+  const code = (e as { code?: string }).code;
+  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET') {
+    return new AppError('storage_error', `cannot reach the S3 endpoint (${code}): is the store running and --s3-endpoint right?`, { cause: e });
+  }
+  return new AppError('storage_error', `S3 request failed (${name}${status ? ` ${status}` : ''}): ${msg}`, { cause: e });
+}
