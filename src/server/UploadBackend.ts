@@ -63,6 +63,7 @@ export class UploadBackend {
     for (let page = 0; page < 11; page++) {
       const r = await this.call(() =>
         this.o.s3.send(new ListPartsCommand({ Bucket: this.o.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker, MaxParts: 1000 })),
+        true,
       );
       for (const p of r.Parts ?? []) {
         if (p.PartNumber === undefined || !p.ETag) continue;
@@ -95,12 +96,13 @@ export class UploadBackend {
           },
         }),
       ),
+      true,
     );
     return this.head(key);
   }
 
   async abort(key: string, uploadId: string): Promise<void> {
-    await this.call(() => this.o.s3.send(new AbortMultipartUploadCommand({ Bucket: this.o.bucket, Key: key, UploadId: uploadId })));
+    await this.call(() => this.o.s3.send(new AbortMultipartUploadCommand({ Bucket: this.o.bucket, Key: key, UploadId: uploadId })), true);
   }
 
   async head(key: string): Promise<{ etag: string; size: number; sha256?: string }> {
@@ -112,11 +114,14 @@ export class UploadBackend {
     return getSignedUrl(this.o.presigner, new GetObjectCommand({ Bucket: this.o.bucket, Key: key }), { expiresIn: this.o.urlTtlSeconds });
   }
 
-  private async call<T>(fn: () => Promise<T>): Promise<T> {
+  private async call<T>(fn: () => Promise<T>, multipart = false): Promise<T> {
     try {
       return await fn();
     } catch (e) {
-      throw translateS3Error(e);
+      const err = translateS3Error(e);
+      // Ceph RGW answers ListParts and Complete for an unknown or aborted upload with NoSuchKey.
+      if (multipart && err.code === 'not_found') throw new AppError('upload_not_found', 'no such multipart upload: it was completed, aborted or expired; start a new upload', { cause: e });
+      throw err;
     }
   }
 }

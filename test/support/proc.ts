@@ -1,0 +1,49 @@
+import { spawn, type ChildProcess } from 'node:child_process';
+import { fileURLToPath } from 'node:url';
+
+export const repoRoot = fileURLToPath(new URL('../../', import.meta.url));
+
+export interface Spawned {
+  child: ChildProcess;
+  /** Resolves with the first stdout line matching `re`. */
+  line: RegExpExecArray;
+  stderrTail(): string;
+  stop(signal?: NodeJS.Signals): Promise<number | null>;
+}
+
+/** Runs `sleap-rtc <args>` from the sources as a real child process and waits for a stdout line. */
+export async function spawnCli(args: string[], opts: { waitFor: RegExp; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Spawned> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...opts.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let stderr = '';
+  let stdout = '';
+  child.stderr!.on('data', (d: Buffer) => {
+    stderr = (stderr + d.toString()).slice(-8000);
+  });
+  const stderrTail = (): string => stderr.split('\n').slice(-15).join('\n');
+  const line = await new Promise<RegExpExecArray>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error(`sleap-rtc ${args[0]} did not print ${opts.waitFor} within ${opts.timeoutMs ?? 30_000} ms; stderr:\n${stderrTail()}`)), opts.timeoutMs ?? 30_000);
+    child.stdout!.on('data', (d: Buffer) => {
+      stdout += d.toString();
+      const m = opts.waitFor.exec(stdout);
+      if (m) {
+        clearTimeout(timer);
+        resolve(m);
+      }
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`sleap-rtc ${args[0]} exited with ${code} before it was ready; stderr:\n${stderrTail()}`));
+    });
+  });
+  const stop = (signal: NodeJS.Signals = 'SIGTERM'): Promise<number | null> =>
+    new Promise((resolve) => {
+      if (child.exitCode !== null || child.signalCode !== null) return resolve(child.exitCode);
+      child.once('exit', (code) => resolve(code));
+      child.kill(signal);
+    });
+  return { child, line, stderrTail, stop };
+}

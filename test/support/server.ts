@@ -1,0 +1,51 @@
+import { randomBytes } from 'node:crypto';
+import type { S3Target } from './rgw.js';
+import { spawnCli, type Spawned } from './proc.js';
+
+export interface ServerProcess {
+  url: string;
+  bucket: string;
+  rooms: Record<string, string>;
+  proc: Spawned;
+  /** fetch against the server with a room's token (or none). */
+  api(path: string, init?: { method?: string; body?: unknown; room?: string | null; token?: string; rawBody?: string }): Promise<{ status: number; body: any }>;
+  stop(): Promise<void>;
+}
+
+/** Starts `sleap-rtc server` as a real process against an S3 target, with two rooms. */
+export async function startServerProcess(target: S3Target, extra: string[] = []): Promise<ServerProcess> {
+  const bucket = `srv-${randomBytes(4).toString('hex')}`;
+  const rooms = { lab: randomBytes(16).toString('hex'), other: randomBytes(16).toString('hex') };
+  const proc = await spawnCli(
+    [
+      'server', '--port', '0', '--bucket', bucket, '--create-bucket',
+      '--s3-endpoint', target.endpoint, '--s3-region', target.region,
+      '--rooms', Object.entries(rooms).map(([k, v]) => `${k}=${v}`).join(','),
+      ...extra,
+    ],
+    // Secrets go by environment, never on a command line others can read.
+    { waitFor: /listening on (http:\/\/\S+)/, env: { SLEAP_RTC_S3_ACCESS_KEY: target.accessKeyId, SLEAP_RTC_S3_SECRET_KEY: target.secretAccessKey } },
+  );
+  const url = proc.line[1];
+  return {
+    url,
+    bucket,
+    rooms,
+    proc,
+    async api(path, init = {}) {
+      const headers: Record<string, string> = {};
+      const token = init.token ?? (init.room === null ? undefined : rooms[(init.room ?? 'lab') as keyof typeof rooms]);
+      if (token) headers.authorization = `Bearer ${token}`;
+      let body: string | undefined;
+      if (init.rawBody !== undefined) body = init.rawBody;
+      else if (init.body !== undefined) body = JSON.stringify(init.body);
+      if (body !== undefined) headers['content-type'] = 'application/json';
+      const res = await fetch(url + path, { method: init.method ?? (body === undefined ? 'GET' : 'POST'), headers, body });
+      const text = await res.text();
+      return { status: res.status, body: text ? JSON.parse(text) : undefined };
+    },
+    async stop() {
+      await proc.stop();
+    },
+  };
+}
