@@ -1,0 +1,61 @@
+#!/usr/bin/env bash
+# Installs the Debian 12 packages the tests and benchmarks use, if any are missing.
+# Idempotent: when everything is installed it changes nothing (no apt-get update either).
+#
+#   radosgw ceph-mon ceph-osd  - a real S3 server (Ceph RADOS Gateway), see scripts/rgw.sh
+#   awscli rclone s3cmd python3-boto3 - independent S3 clients for cross-checks and benchmarks
+#   python3-zmq                - an independent ZMQ peer (trainer progress/control tests)
+#   python3-aiortc             - an independent WebRTC peer (interop tests)
+#   chromium                   - headless browser for the VS Code extension/webview tests
+#   libkrb5-dev build-essential ripgrep - native npm builds and tooling the editor tests expect
+#
+# Uses sudo when not run as root. Prints what it did.
+set -euo pipefail
+
+PACKAGES=(
+  radosgw ceph-mon ceph-osd
+  awscli rclone s3cmd python3-boto3
+  python3-zmq python3-aiortc
+  chromium libkrb5-dev ripgrep build-essential
+)
+
+is_installed() {
+  # dpkg -s succeeds for removed-but-configured packages too; require "install ok installed".
+  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+}
+
+missing=()
+for p in "${PACKAGES[@]}"; do
+  if ! is_installed "$p"; then missing+=("$p"); fi
+done
+
+if ((${#missing[@]} == 0)); then
+  echo "ci-install: all ${#PACKAGES[@]} packages already installed (${PACKAGES[*]}); nothing to do"
+  exit 0
+fi
+
+SUDO=()
+if ((EUID != 0)); then
+  if command -v sudo >/dev/null 2>&1; then
+    SUDO=(sudo)
+  else
+    echo "ci-install: missing ${missing[*]}; need root or sudo to install them" >&2
+    exit 1
+  fi
+fi
+
+echo "ci-install: missing ${#missing[@]} package(s): ${missing[*]}"
+echo "ci-install: running apt-get update"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+echo "ci-install: running apt-get install -y --no-install-recommends ${missing[*]}"
+"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+
+still=()
+for p in "${missing[@]}"; do
+  if ! is_installed "$p"; then still+=("$p"); fi
+done
+if ((${#still[@]} > 0)); then
+  echo "ci-install: still missing after install: ${still[*]}" >&2
+  exit 1
+fi
+echo "ci-install: installed ${missing[*]}"
