@@ -46,12 +46,27 @@ commonOptions(
     .option('--bucket <name>', 'bucket that holds the rooms (default sleap-rtc)')
     .option('--rooms <list>', 'room tokens as room_id=token,room_id=token')
     .option('--rooms-file <file>', 'JSON file {"<room_id>": "<token>", ...}')
+    .option('--s3-public-endpoint <url>', 'S3 endpoint written into presigned URLs, when clients reach S3 by another address')
     .option('--url-ttl <seconds>', 'lifetime of presigned URLs (default 3600)')
-    .option('--part-size <bytes>', 'default multipart part size (default 100000000)')
+    .option('--part-size <bytes>', 'default multipart part size (default 104857600, 100 MiB)')
     .option('--create-bucket', 'create the bucket at start when it is missing'),
 ).action(async (opts: Record<string, unknown>) => {
   const { runServer } = await import('./server/main.js');
   await runServer(opts);
+});
+
+commonOptions(
+  program
+    .command('stack')
+    .description('run the whole system on this machine: embedded store + server on 127.0.0.1, one data folder')
+    .option('--data <dir>', 'data folder (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
+    .option('--store-port <n>', 'store port; 0 picks a free one (default 9000)')
+    .option('--server-port <n>', 'server port; 0 picks a free one (default 8080)')
+    .option('--bucket <name>', 'bucket (default sleap-rtc)')
+    .option('--room <id>', 'room id created on first start (default lab)'),
+).action(async (opts: Record<string, unknown>) => {
+  const { runStack } = await import('./stack.js');
+  await runStack(opts);
 });
 
 program.parseAsync(process.argv).catch((e: unknown) => {

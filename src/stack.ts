@@ -1,0 +1,78 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { z } from 'zod';
+import { loadConfig, portSchema } from './core/config.js';
+import { AppError } from './core/errors.js';
+import { createLogger, setLogLevel, type LogLevel } from './core/log.js';
+import { dataHome } from './core/paths.js';
+import { runUntilSignal, type Service } from './core/service.js';
+import { startServer } from './server/main.js';
+import { startStore } from './store/main.js';
+
+/**
+ * `sleap-rtc stack` (what `npm start` runs): every part on loopback with one data folder.
+ * Today: the embedded store and the server (backend). Credentials and the room token are
+ * generated once and kept in `<data>/stack-secrets.json` (mode 0600).
+ */
+export const stackConfigSchema = z.object({
+  data: z.string().min(1).optional(),
+  storePort: portSchema.default(9000),
+  serverPort: portSchema.default(8080),
+  bucket: z.string().default('sleap-rtc'),
+  room: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('lab'),
+});
+
+const secretsSchema = z.object({ access_key: z.string(), secret_key: z.string(), room_id: z.string(), room_token: z.string() });
+export type StackSecrets = z.infer<typeof secretsSchema>;
+
+/** Reads the stack's secrets, creating them on first use (atomically, readable only by the owner). */
+export function stackSecrets(dir: string, room: string): { file: string; secrets: StackSecrets } {
+  const file = join(dir, 'stack-secrets.json');
+  try {
+    const parsed = secretsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
+    if (!parsed.success) throw new AppError('config_invalid', `${file} is not a valid secrets file: delete it and start again to make a new one`);
+    return { file, secrets: parsed.data };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const secrets: StackSecrets = { access_key: `sr${randomBytes(9).toString('hex')}`, secret_key: randomBytes(30).toString('base64url'), room_id: room, room_token: randomBytes(24).toString('base64url') };
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, JSON.stringify(secrets, null, 2) + '\n', { mode: 0o600 });
+  renameSync(tmp, file);
+  return { file, secrets };
+}
+
+export async function runStack(flags: Record<string, unknown>): Promise<void> {
+  const { config, logLevel, ...rest } = flags;
+  if (logLevel) setLogLevel(logLevel as LogLevel);
+  const cfg = loadConfig(stackConfigSchema, { flags: rest, env: process.env, file: config as string | undefined });
+  const dir = dataHome(cfg.data, process.env);
+  const log = createLogger('stack', { data: dir });
+  const { file, secrets } = stackSecrets(dir, cfg.room);
+
+  const parts: Service[] = [];
+  const closeAll: Service = {
+    async close() {
+      for (const p of parts.reverse()) await p.close();
+    },
+  };
+  try {
+    const store = await startStore({ dataDir: join(dir, 'store'), accessKeyId: secrets.access_key, secretAccessKey: secrets.secret_key, port: cfg.storePort, buckets: [cfg.bucket], log: createLogger('store') });
+    parts.push(store);
+    process.stdout.write(`store listening on ${store.url}\n`);
+    const server = await startServer(
+      { port: cfg.serverPort, host: '127.0.0.1', s3Endpoint: store.url, s3Region: 'us-east-1', s3AccessKey: secrets.access_key, s3SecretKey: secrets.secret_key, bucket: cfg.bucket, rooms: { [secrets.room_id]: secrets.room_token }, urlTtl: 3600, partSize: 100 * 1024 * 1024, createBucket: true },
+      createLogger('server'),
+    );
+    parts.push(server);
+    process.stdout.write(`server listening on ${server.url}\n`);
+    process.stdout.write(`room ${secrets.room_id}: token and store keys in ${file}\n`);
+    process.stdout.write(`stack ready (data folder ${dir})\n`);
+  } catch (e) {
+    await closeAll.close();
+    throw e;
+  }
+  await runUntilSignal(closeAll, log);
+}
