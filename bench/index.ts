@@ -1,0 +1,26 @@
+// Benchmarks: `npm run bench -- <name> [flags]`. Each subcommand is a module with `main(args)`.
+// Benchmarks print measurements; they assert nothing about time (tests never do either).
+
+const commands: Record<string, { about: string; run(args: string[]): Promise<number> }> = {
+  store: {
+    about: 'multipart upload by presigned URLs to the embedded store and to Ceph RGW (throughput, server RSS, client CPU)',
+    run: async (args) => (await import('./store.js')).main(args),
+  },
+};
+
+function usage(): string {
+  return ['usage: npm run bench -- <command> [flags]', '', ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.about}`)].join('\n');
+}
+
+const [name, ...args] = process.argv.slice(2);
+const command = name === undefined ? undefined : commands[name];
+if (!command) {
+  console.error(name === undefined || name === '--help' ? usage() : `unknown benchmark "${name}"\n\n${usage()}`);
+  process.exit(name === '--help' ? 0 : 2);
+}
+try {
+  process.exitCode = await command.run(args);
+} catch (e) {
+  console.error(`bench ${name} failed:`, e);
+  process.exitCode = 1;
+}

@@ -1,0 +1,69 @@
+import { readFileSync, readdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+
+function statusField(pid: number, field: 'VmHWM' | 'VmRSS'): number | undefined {
+  try {
+    const m = new RegExp(`^${field}:\\s+(\\d+)\\s+kB`, 'm').exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+    return m ? Number(m[1]) * 1024 : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
+/** Peak resident set size (VmHWM) of a process in bytes, or undefined when it cannot be read. */
+export function peakRss(pid: number): number | undefined {
+  return statusField(pid, 'VmHWM');
+}
+
+/** Current resident set size (VmRSS) of a process in bytes, or undefined. */
+export function currentRss(pid: number): number | undefined {
+  return statusField(pid, 'VmRSS');
+}
+
+/**
+ * Resets a process's VmHWM to its current RSS (`echo 5 > /proc/<pid>/clear_refs`, Linux >= 4.0),
+ * so each run's peak can be read on its own. Needs the same user as the process.
+ */
+export function resetPeakRss(pid: number): boolean {
+  try {
+    writeFileSync(`/proc/${pid}/clear_refs`, '5');
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The executable name of a process (from /proc/<pid>/comm), or undefined. */
+export function processName(pid: number): string | undefined {
+  try {
+    return readFileSync(`/proc/${pid}/comm`, 'utf8').trim();
+  } catch {
+    return undefined;
+  }
+}
+
+/** PIDs named in `<dir>/run/*.pid` (Ceph's pid files under the rgw.sh state folder). */
+export function pidsFromPidFiles(runDir: string): number[] {
+  let names: string[];
+  try {
+    names = readdirSync(runDir).filter((n) => n.endsWith('.pid'));
+  } catch {
+    return [];
+  }
+  const pids: number[] = [];
+  for (const n of names) {
+    try {
+      const pid = Number(readFileSync(join(runDir, n), 'utf8').trim());
+      if (Number.isInteger(pid) && pid > 0) pids.push(pid);
+    } catch {
+      // a daemon that just exited removed its pid file
+    }
+  }
+  return pids;
+}
+
+/** CPU seconds (user + system) this process used since `since` (a process.cpuUsage() value). */
+export function cpuSecondsSince(since: NodeJS.CpuUsage): number {
+  const d = process.cpuUsage(since);
+  return (d.user + d.system) / 1e6;
+}

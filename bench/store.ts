@@ -1,0 +1,236 @@
+// `npm run bench -- store [--size-mib N] [--runs N] [--part-mib N] [--concurrency N] [--targets embedded,rgw]`
+//
+// Uploads one random file (1 GiB by default, generated once into a temp folder) as 64 MiB parts,
+// 8 in parallel, by presigned UploadPart URLs to the embedded store and to Ceph RGW, N runs
+// each, and prints medians of throughput plus the server's peak RSS and the client's CPU time.
+import { mkdtemp, rm } from 'node:fs/promises';
+import http from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { performance } from 'node:perf_hooks';
+import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
+import { makeS3Client } from '../src/core/s3client.js';
+import type { RgwTarget } from '../test/support/rgw.js';
+import type { EmbeddedStoreTarget } from '../test/support/store.js';
+import { s3Targets, type S3Target } from '../test/support/targets.js';
+import { presignedUpload } from './presignedUpload.js';
+import { cpuSecondsSince, currentRss, peakRss, pidsFromPidFiles, processName, resetPeakRss } from './procStats.js';
+import { writeRandomFile } from './randomFile.js';
+
+const MiB = 1024 * 1024;
+const RSS_GOAL_MIB = 150;
+
+interface Options {
+  sizeMib: number;
+  runs: number;
+  partMib: number;
+  concurrency: number;
+  targets: string[];
+}
+
+interface Run {
+  mibPerSec: number;
+  serverPeakMib: number | undefined;
+  /** Peak per server process, by name, for the footnotes. */
+  perProcess: Record<string, number>;
+  clientCpuSec: number;
+}
+
+interface Row {
+  target: string;
+  runs: Run[];
+  error?: string;
+  rssNote?: string;
+  /** Server RSS (MiB, summed over its processes) before the first run. */
+  idleRssMib?: number;
+}
+
+function parseArgs(args: string[]): Options {
+  const o: Options = { sizeMib: 1024, runs: 3, partMib: 64, concurrency: 8, targets: s3Targets().map((t) => t.name) };
+  for (let i = 0; i < args.length; i++) {
+    const flag = args[i];
+    const value = args[i + 1];
+    const int = (): number => {
+      const n = Number(value);
+      if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${value}`);
+      i++;
+      return n;
+    };
+    if (flag === '--size-mib') o.sizeMib = int();
+    else if (flag === '--runs') o.runs = int();
+    else if (flag === '--part-mib') o.partMib = int();
+    else if (flag === '--concurrency') o.concurrency = int();
+    else if (flag === '--targets') {
+      o.targets = (value ?? '').split(',').filter(Boolean);
+      i++;
+    } else throw new Error(`unknown flag ${flag} (flags: --size-mib N --runs N --part-mib N --concurrency N --targets embedded,rgw)`);
+  }
+  if (o.partMib < 5 && o.sizeMib > o.partMib) throw new Error('--part-mib must be at least 5 (S3 minimum part size)');
+  return o;
+}
+
+/**
+ * The server processes whose memory we report: the embedded store's own pid (EmbeddedStoreTarget.pid),
+ * RGW's radosgw + ceph-osd from the Ceph pid files under its state folder (RgwTarget.dir).
+ */
+function serverPids(target: S3Target): { pids: number[]; note?: string } {
+  if ('pid' in target && typeof (target as EmbeddedStoreTarget).pid === 'number') return { pids: [(target as EmbeddedStoreTarget).pid] };
+  if ('dir' in target && typeof (target as RgwTarget).dir === 'string') {
+    const dir = (target as RgwTarget).dir;
+    const pids = pidsFromPidFiles(join(dir, 'run')).filter((p) => ['radosgw', 'ceph-osd'].includes(processName(p) ?? ''));
+    if (pids.length > 0) return { pids };
+    return { pids: [], note: `no radosgw/ceph-osd pid files readable under ${dir}/run` };
+  }
+  return { pids: [], note: `the ${target.name} target exposes neither pid nor dir: server RSS n/a` };
+}
+
+/** RGW frees deleted data only when its GC runs (RgwTarget.gc); other targets need nothing. */
+async function gc(target: S3Target): Promise<void> {
+  if ('gc' in target && typeof (target as RgwTarget).gc === 'function') await (target as RgwTarget).gc();
+}
+
+async function benchTarget(target: S3Target, file: string, o: Options): Promise<Row> {
+  const size = o.sizeMib * MiB;
+  const s3 = makeS3Client({ endpoint: target.endpoint, region: target.region, accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey }, { maxAttempts: 1 });
+  const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
+  const bucket = `bench-${Date.now().toString(36)}`;
+  const row: Row = { target: target.name, runs: [] };
+  try {
+    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    const idle = serverPids(target).pids.map(currentRss);
+    if (idle.length && idle.every((x) => x !== undefined)) row.idleRssMib = (idle as number[]).reduce((a, b) => a + b, 0) / MiB;
+    for (let run = 1; run <= o.runs; run++) {
+      const { pids, note } = serverPids(target);
+      row.rssNote = note;
+      const resettable = pids.every(resetPeakRss);
+      if (!resettable) row.rssNote = 'VmHWM could not be reset between runs: peaks are since process start';
+      const key = `bench/run-${run}.bin`;
+      const cpu0 = process.cpuUsage();
+      const t0 = performance.now();
+      const r = await presignedUpload({ s3, bucket, key, file, size, partSize: o.partMib * MiB, concurrency: o.concurrency, agent });
+      const seconds = (performance.now() - t0) / 1000;
+      const clientCpuSec = cpuSecondsSince(cpu0);
+      const perProcess: Record<string, number> = {};
+      let serverPeak: number | undefined = pids.length ? 0 : undefined;
+      for (const pid of pids) {
+        const peak = peakRss(pid);
+        if (peak === undefined || serverPeak === undefined) {
+          serverPeak = undefined;
+          continue;
+        }
+        serverPeak += peak;
+        const name = processName(pid) ?? String(pid);
+        perProcess[name] = (perProcess[name] ?? 0) + peak / MiB;
+      }
+      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+      if (head.ContentLength !== size) throw new Error(`uploaded object has ${head.ContentLength} bytes, expected ${size}`);
+      if (!head.ETag?.endsWith(`-${r.parts}"`)) throw new Error(`uploaded object has ETag ${head.ETag}, expected a ${r.parts}-part ETag`);
+      const result: Run = { mibPerSec: o.sizeMib / seconds, serverPeakMib: serverPeak === undefined ? undefined : serverPeak / MiB, perProcess, clientCpuSec };
+      row.runs.push(result);
+      console.error(
+        `  ${target.name} run ${run}/${o.runs}: ${result.mibPerSec.toFixed(1)} MiB/s, ${seconds.toFixed(2)} s, ${r.parts} parts, ` +
+          `server peak ${fmt(result.serverPeakMib, 0)} MiB, client CPU ${clientCpuSec.toFixed(2)} s`,
+      );
+      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+      await gc(target);
+    }
+    await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
+  } catch (e) {
+    row.error = e instanceof Error ? e.message : String(e);
+  } finally {
+    agent.destroy();
+    s3.destroy();
+  }
+  return row;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const mid = Math.floor(s.length / 2);
+  return s.length % 2 ? s[mid] : (s[mid - 1] + s[mid]) / 2;
+}
+
+function fmt(n: number | undefined, digits: number): string {
+  return n === undefined || Number.isNaN(n) ? 'n/a' : n.toFixed(digits);
+}
+
+function summary(row: Row) {
+  const tp = row.runs.map((r) => r.mibPerSec);
+  const rss = row.runs.map((r) => r.serverPeakMib);
+  return {
+    median: tp.length ? median(tp) : undefined,
+    min: tp.length ? Math.min(...tp) : undefined,
+    max: tp.length ? Math.max(...tp) : undefined,
+    // The peak over all runs: what the machine must have.
+    rss: rss.length && rss.every((x) => x !== undefined) ? Math.max(...(rss as number[])) : undefined,
+    cpu: row.runs.length ? median(row.runs.map((r) => r.clientCpuSec)) : undefined,
+  };
+}
+
+function table(rows: Row[]): string {
+  const head = ['target', 'MiB/s median', 'min', 'max', 'server peak RSS MiB', 'client CPU s'];
+  const body = rows.map((row) => {
+    const s = summary(row);
+    return [row.target, fmt(s.median, 1), fmt(s.min, 1), fmt(s.max, 1), fmt(s.rss, 0), fmt(s.cpu, 2)];
+  });
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
+  return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
+}
+
+function goal(rows: Row[]): string {
+  const e = rows.find((r) => r.target === 'embedded');
+  const g = rows.find((r) => r.target === 'rgw');
+  const es = e && !e.error ? summary(e) : undefined;
+  const gs = g && !g.error ? summary(g) : undefined;
+  const why: string[] = [];
+  if (es?.rss === undefined) why.push('embedded RSS unknown');
+  else if (es.rss >= RSS_GOAL_MIB) why.push(`embedded RSS ${es.rss.toFixed(0)} MiB >= ${RSS_GOAL_MIB}`);
+  if (es?.median === undefined || gs?.median === undefined) why.push('a throughput is missing');
+  else if (es.median < gs.median) why.push(`embedded ${es.median.toFixed(1)} < rgw ${gs.median.toFixed(1)} MiB/s`);
+  return `goal: embedded RSS < ${RSS_GOAL_MIB} MiB and throughput >= RGW's: ${why.length ? `FAIL (${why.join('; ')})` : 'PASS'}`;
+}
+
+export async function main(args: string[]): Promise<number> {
+  const o = parseArgs(args);
+  const factories = s3Targets().filter((t) => o.targets.includes(t.name));
+  if (factories.length === 0) throw new Error(`no target among ${o.targets.join(',')}`);
+  const dir = await mkdtemp(join(tmpdir(), 'sleap-rtc-bench-'));
+  const file = join(dir, `random-${o.sizeMib}MiB.bin`);
+  const rows: Row[] = [];
+  try {
+    const g0 = performance.now();
+    await writeRandomFile(file, o.sizeMib * MiB);
+    console.error(`generated ${o.sizeMib} MiB of random bytes in ${((performance.now() - g0) / 1000).toFixed(1)} s`);
+    for (const factory of factories) {
+      console.error(`starting ${factory.name} ...`);
+      let target: S3Target | undefined;
+      try {
+        target = await factory.start();
+        rows.push(await benchTarget(target, file, o));
+      } catch (e) {
+        rows.push({ target: factory.name, runs: [], error: `start failed: ${e instanceof Error ? e.message : String(e)}` });
+      } finally {
+        await target?.stop().catch((e: unknown) => console.error(`stopping ${factory.name} failed:`, e));
+      }
+    }
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+
+  console.log(`\nstore benchmark: ${o.sizeMib} MiB file, ${o.partMib} MiB parts x ${o.concurrency} parallel, presigned UploadPart PUTs streamed from disk (node:http), ${o.runs} run(s) per target, loopback`);
+  console.log(table(rows));
+  for (const row of rows) {
+    if (row.error) console.log(`  ${row.target}: ERROR ${row.error}`);
+    if (row.rssNote) console.log(`  ${row.target}: ${row.rssNote}`);
+    if (row.idleRssMib !== undefined) console.log(`  ${row.target}: server RSS before the first upload ${row.idleRssMib.toFixed(0)} MiB`);
+    const last = row.runs.at(-1);
+    if (last && Object.keys(last.perProcess).length > 1) {
+      console.log(`  ${row.target}: server RSS is the sum of per-process peaks (last run: ${Object.entries(last.perProcess).map(([n, m]) => `${n} ${m.toFixed(0)} MiB`).join(', ')})`);
+    }
+    if (row.target === 'rgw') console.log('  rgw: its OSD is memstore, so ceph-osd RSS includes the stored object bytes themselves');
+    if (row.target === 'embedded') console.log('  embedded: runs from the sources under tsx (test/support/store.ts), so its RSS includes the tsx loader (the built dist/cli.js would use less)');
+  }
+  console.log(goal(rows));
+  return rows.some((r) => r.error) ? 1 : 0;
+}
