@@ -23,6 +23,12 @@ export const serverConfigSchema = z.object({
   urlTtl: z.coerce.number().int().min(60).max(7 * 24 * 3600).default(3600),
   partSize: z.coerce.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE).default(100 * 1024 * 1024),
   createBucket: boolish.default(false),
+  /** Signaling: seconds between server pings (sleap-rtc: 30). Optional so that code building a config in place need not give it. */
+  pingInterval: z.coerce.number().min(0.05).max(3600).optional(),
+  /** Signaling: seconds of silence after which a peer is dropped and its room told `peer_left` (default 2 ping intervals). */
+  peerTimeout: z.coerce.number().min(0.1).max(7200).optional(),
+  /** Signaling: browser origins allowed to open the WebSocket ("https://a,https://b"); default none. Native clients send no Origin. */
+  allowedOrigins: z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter(Boolean)).optional(),
 });
 export type ServerConfig = z.infer<typeof serverConfigSchema>;
 

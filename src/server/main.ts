@@ -9,6 +9,7 @@ import { backendRoutes } from './backendRoutes.js';
 import { resolveRooms, serverConfigSchema, type ServerConfig } from './config.js';
 import { errorMiddleware } from './http.js';
 import { RoomAuth } from './RoomAuth.js';
+import { attachSignaling } from './signaling/wsServer.js';
 import { translateS3Error, UploadBackend } from './UploadBackend.js';
 
 export interface RunningServer {
@@ -24,6 +25,7 @@ export async function startServer(cfg: ServerConfig, log: Logger = createLogger(
   const presigner = cfg.s3PublicEndpoint ? makeS3Client({ ...endpoint, endpoint: cfg.s3PublicEndpoint }) : s3;
   await ensureBucket(s3, cfg.bucket, cfg.createBucket, log);
 
+  const auth = new RoomAuth(rooms);
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
@@ -31,7 +33,7 @@ export async function startServer(cfg: ServerConfig, log: Logger = createLogger(
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
   app.use(
     backendRoutes({
-      auth: new RoomAuth(rooms),
+      auth,
       backend: new UploadBackend({ s3, presigner, bucket: cfg.bucket, urlTtlSeconds: cfg.urlTtl }),
       defaultPartSize: cfg.partSize,
       log,
@@ -45,18 +47,27 @@ export async function startServer(cfg: ServerConfig, log: Logger = createLogger(
     http.once('listening', resolve);
     http.once('error', reject);
   });
+  const signaling = attachSignaling(http, {
+    auth,
+    pingIntervalMs: (cfg.pingInterval ?? 30) * 1000,
+    peerTimeoutMs: cfg.peerTimeout === undefined ? undefined : cfg.peerTimeout * 1000,
+    allowedOrigins: cfg.allowedOrigins,
+    log: log.child('signaling'),
+  });
   const port = (http.address() as AddressInfo).port;
   const host = cfg.host.includes(':') ? `[${cfg.host}]` : cfg.host;
   return {
     url: `http://${host}:${port}`,
     port,
-    close: () =>
-      new Promise<void>((resolve) => {
+    close: async () => {
+      await signaling.close();
+      await new Promise<void>((resolve) => {
         http.close(() => resolve());
         http.closeIdleConnections();
         s3.destroy();
         if (presigner !== s3) presigner.destroy();
-      }),
+      });
+    },
   };
 }
 
