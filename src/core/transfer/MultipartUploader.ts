@@ -1,0 +1,310 @@
+import { AppError, isAppError } from '../errors.js';
+import { silentLogger, type Logger } from '../log.js';
+import { partRange } from '../parts.js';
+import { checksumOfRange, md5Hex, type FileDigest, type PartChecksum, type PartChecksumAlgorithm } from './checksum.js';
+import type { PartSource } from './PartSource.js';
+import type { CompletedUpload, DonePart, PartTransport, UploadSession } from './PartTransport.js';
+import { PartQueue, type RunContext } from './PartQueue.js';
+import { ProgressMeter, type TransferProgress } from './progress.js';
+import { abortError, DEFAULT_RETRY, PAUSED, throwIfAborted, type FailureKind, type RetryPolicy } from './retry.js';
+
+export type UploaderState = 'idle' | 'reconciling' | 'running' | 'paused' | 'completing' | 'done' | 'cancelled' | 'stopped' | 'failed';
+
+export interface MultipartUploaderOptions {
+  source: PartSource;
+  transport: PartTransport;
+  /** SHA-256 of the whole file (given to request-upload); returned in the result. */
+  sha256?: string;
+  /** Parts in flight at once. Default 8. */
+  concurrency?: number;
+  /** Abort and retry a part whose bytes stop moving this long. Default 30 s. */
+  stallTimeoutMs?: number;
+  retry?: Partial<RetryPolicy>;
+  /** Per-part checksum sent with each part (see checksum.ts). Default 'md5' (Content-MD5). */
+  partChecksum?: PartChecksumAlgorithm;
+  /** A digestFile() of the source: its part checksums are used when part size and algorithm match. */
+  digest?: FileDigest;
+  /** Resume: parts a ledger recorded as done. They are reconciled with ListParts (S3 wins). */
+  doneParts?: DonePart[];
+  /** Called once per part S3 accepted, before the part counts as done: persist it here. */
+  onPartDone?: (part: DonePart) => void | Promise<void>;
+  onProgress?: (p: TransferProgress) => void;
+  onStateChange?: (s: UploaderState) => void;
+  progressIntervalMs?: number;
+  log?: Logger;
+  random?: () => number;
+}
+
+export interface UploadResult extends CompletedUpload {
+  sha256?: string;
+  session: UploadSession;
+  /** Parts this uploader sent (not taken over from an earlier run). */
+  partsSent: number;
+  partsReused: number;
+  /** Bytes handed to the network, resends included. */
+  bytesSent: number;
+  retries: Record<FailureKind, number>;
+}
+
+interface PartItem {
+  id: number;
+  size: number;
+  start: number;
+  end: number;
+}
+
+const normEtag = (e: string): string => e.replace(/^W\//, '').replace(/"/g, '');
+
+/**
+ * One file's multipart upload: reconcile (resume), send parts through a PartQueue, complete.
+ * pause() aborts the parts in flight with the PAUSED sentinel and keeps done parts; resume()
+ * starts a new epoch; cancel() stops and aborts the multipart upload; aborting start()'s signal
+ * stops without aborting (the upload can be resumed later from onPartDone's records).
+ */
+export class MultipartUploader {
+  private stateValue: UploaderState = 'idle';
+  private readonly queue: PartQueue<PartItem>;
+  private readonly done = new Map<number, DonePart>();
+  private readonly meter: ProgressMeter;
+  private readonly log: Logger;
+  private readonly algorithm: PartChecksumAlgorithm;
+  private epoch?: AbortController;
+  private pauseRequested = false;
+  private cancelRequested = false;
+  private resumeWaiter?: { resolve: () => void; reject: (e: unknown) => void };
+  private runPromise?: Promise<UploadResult>;
+  private partsSent = 0;
+
+  constructor(private readonly o: MultipartUploaderOptions) {
+    const s = o.transport.session;
+    if (o.source.size !== s.fileSize) throw new AppError('source_changed', `${o.source.name} has ${o.source.size} bytes but the upload was started for ${s.fileSize}; start a new upload`);
+    this.algorithm = o.partChecksum ?? 'md5';
+    this.log = (o.log ?? silentLogger).child('upload', { key: s.key, upload_id: s.uploadId });
+    const items: PartItem[] = [];
+    for (let n = 1; n <= s.partCount; n++) {
+      const r = partRange(n, s.fileSize, s.partSize);
+      items.push({ id: n, size: r.end - r.start, ...r });
+    }
+    const retry = { ...DEFAULT_RETRY, ...o.retry };
+    this.queue = new PartQueue(items, {
+      concurrency: o.concurrency ?? 8,
+      retry,
+      stallTimeoutMs: o.stallTimeoutMs ?? 30_000,
+      random: o.random,
+      run: (item, ctx) => this.sendPart(item, ctx),
+      onProgress: () => this.meter.update(this.queue.bytesDone, this.queue.bytesMoved),
+      onRetry: (r) => this.log.warn('part retried', { part: r.item.id, kind: r.kind, attempt: r.attempt, delay_ms: r.delayMs, error: r.error instanceof Error ? r.error.message : String(r.error) }),
+    });
+    this.meter = new ProgressMeter({ totalBytes: s.fileSize, intervalMs: o.progressIntervalMs, emit: (p) => o.onProgress?.(p) });
+  }
+
+  get state(): UploaderState {
+    return this.stateValue;
+  }
+
+  get progress(): TransferProgress {
+    return this.meter.snapshot(this.queue.bytesDone, this.queue.bytesMoved);
+  }
+
+  /** Bytes handed to the network so far, resends included. */
+  get bytesSent(): number {
+    return this.queue.bytesMoved;
+  }
+
+  /** Parts done so far (what a ledger holds). */
+  get doneParts(): DonePart[] {
+    return [...this.done.values()].sort((a, b) => a.partNumber - b.partNumber);
+  }
+
+  /** Runs the upload to the end. Call once. */
+  start(opts: { signal?: AbortSignal } = {}): Promise<UploadResult> {
+    if (this.runPromise) return Promise.reject(new Error('MultipartUploader.start may be called once'));
+    this.runPromise = this.run(opts.signal);
+    return this.runPromise;
+  }
+
+  pause(): void {
+    if (this.pauseRequested || ['done', 'cancelled', 'stopped', 'failed', 'completing'].includes(this.stateValue)) return;
+    this.pauseRequested = true;
+    this.epoch?.abort(PAUSED);
+  }
+
+  resume(): void {
+    if (!this.pauseRequested) return;
+    this.pauseRequested = false;
+    this.resumeWaiter?.resolve();
+  }
+
+  /** Stops the parts in flight, waits for them to settle, then aborts the multipart upload. */
+  async cancel(opts: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.stateValue === 'done' || this.cancelRequested) return;
+    this.cancelRequested = true;
+    const reason = new AppError('aborted', 'the upload was cancelled');
+    this.epoch?.abort(reason);
+    this.resumeWaiter?.reject(reason);
+    if (this.runPromise) await this.runPromise.catch(() => undefined);
+    else this.setState('cancelled');
+    await this.o.transport.abort(opts);
+  }
+
+  private async run(outer: AbortSignal | undefined): Promise<UploadResult> {
+    const s = this.o.transport.session;
+    let reused = 0;
+    try {
+      if (this.o.doneParts !== undefined) {
+        this.setState('reconciling');
+        reused = await this.reconcile(outer);
+      }
+      for (;;) {
+        this.checkStop(outer);
+        if (this.pauseRequested) {
+          this.setState('paused');
+          await this.waitForResume(outer);
+        }
+        this.checkStop(outer);
+        this.epoch = new AbortController();
+        const epoch = this.epoch;
+        const onOuter = (): void => epoch.abort(outer!.reason);
+        outer?.addEventListener('abort', onOuter, { once: true });
+        this.setState('running');
+        this.meter.reset();
+        // A pause that landed between the check above and the new controller.
+        if (this.pauseRequested) epoch.abort(PAUSED);
+        let outcome: 'done' | 'paused';
+        try {
+          outcome = await this.queue.run(epoch.signal);
+        } finally {
+          outer?.removeEventListener('abort', onOuter);
+        }
+        if (outcome === 'done') break;
+        this.setState('paused');
+        this.meter.update(this.queue.bytesDone, this.queue.bytesMoved, true);
+      }
+      this.setState('completing');
+      await this.o.source.checkUnchanged();
+      this.checkStop(outer);
+      const completed = await this.o.transport.complete(this.doneParts, { signal: outer });
+      if (completed.size !== s.fileSize) throw new AppError('upstream_error', `S3 assembled ${completed.size} bytes where ${s.fileSize} were sent`);
+      this.setState('done');
+      this.meter.update(s.fileSize, this.queue.bytesMoved, true);
+      this.log.info('upload complete', { size: completed.size, parts_sent: this.partsSent, parts_reused: reused, bytes_sent: this.queue.bytesMoved });
+      return {
+        ...completed,
+        sha256: this.o.sha256 ?? completed.sha256,
+        session: s,
+        partsSent: this.partsSent,
+        partsReused: reused,
+        bytesSent: this.queue.bytesMoved,
+        retries: { ...this.queue.retries },
+      };
+    } catch (e) {
+      if (this.cancelRequested) {
+        this.setState('cancelled');
+        throw new AppError('aborted', 'the upload was cancelled', { cause: e });
+      }
+      if (outer?.aborted) {
+        this.setState('stopped');
+        throw abortError(outer);
+      }
+      this.setState('failed');
+      throw e;
+    }
+  }
+
+  private checkStop(outer: AbortSignal | undefined): void {
+    if (this.cancelRequested) throw new AppError('aborted', 'the upload was cancelled');
+    throwIfAborted(outer);
+  }
+
+  private waitForResume(outer: AbortSignal | undefined): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
+      const onOuter = (): void => reject(abortError(outer!));
+      const cleanup = (): void => {
+        outer?.removeEventListener('abort', onOuter);
+        this.resumeWaiter = undefined;
+      };
+      this.resumeWaiter = {
+        resolve: () => (cleanup(), resolve()),
+        reject: (e) => (cleanup(), reject(e)),
+      };
+      if (outer?.aborted) return onOuter();
+      outer?.addEventListener('abort', onOuter, { once: true });
+    });
+  }
+
+  /**
+   * Resume: S3's ListParts is the truth. A part counts as done when S3 has it with the right
+   * size and, where the ledger or our checksum knows better, the right ETag; every other part
+   * (missing, wrong size, ETag disagreeing with the ledger) is sent again. Returns parts reused.
+   */
+  private async reconcile(signal: AbortSignal | undefined): Promise<number> {
+    const s = this.o.transport.session;
+    const local = new Map((this.o.doneParts ?? []).map((p) => [p.partNumber, p]));
+    const remote = await this.o.transport.listParts({ signal });
+    throwIfAborted(signal);
+    const resend: Record<string, number[]> = { size: [], etag: [], checksum: [], missing: [] };
+    const seen = new Set<number>();
+    for (const r of remote) {
+      if (r.partNumber > s.partCount) continue;
+      seen.add(r.partNumber);
+      const range = partRange(r.partNumber, s.fileSize, s.partSize);
+      const l = local.get(r.partNumber);
+      const ours = this.precomputed(r.partNumber) ?? l?.checksum;
+      const oursMd5 = ours ? md5Hex(ours) : undefined;
+      if (r.size !== range.end - range.start) resend.size.push(r.partNumber);
+      else if (l && normEtag(l.etag) !== normEtag(r.etag)) resend.etag.push(r.partNumber);
+      else if (oursMd5 && /^[0-9a-f]{32}$/.test(normEtag(r.etag)) && oursMd5 !== normEtag(r.etag)) resend.checksum.push(r.partNumber);
+      else if (ours?.algorithm === 'crc32' && r.checksumCrc32 && r.checksumCrc32 !== ours.value) resend.checksum.push(r.partNumber);
+      else if (ours?.algorithm === 'crc32c' && r.checksumCrc32c && r.checksumCrc32c !== ours.value) resend.checksum.push(r.partNumber);
+      else {
+        this.done.set(r.partNumber, { partNumber: r.partNumber, etag: r.etag, size: r.size, ...(l?.checksum ? { checksum: l.checksum } : {}) });
+        this.queue.markDone(r.partNumber);
+      }
+    }
+    for (const n of local.keys()) if (!seen.has(n)) resend.missing.push(n);
+    this.log.info('resume reconciled with ListParts', { parts: s.partCount, on_s3: remote.length, reused: this.done.size, resend_size: resend.size, resend_etag: resend.etag, resend_checksum: resend.checksum, resend_missing: resend.missing });
+    this.meter.update(this.queue.bytesDone, this.queue.bytesMoved, true);
+    return this.done.size;
+  }
+
+  private precomputed(n: number): PartChecksum | undefined {
+    const d = this.o.digest;
+    if (!d || d.partSize !== this.o.transport.session.partSize) return undefined;
+    const c = d.partChecksums[n - 1];
+    return c && c.algorithm === this.algorithm ? c : undefined;
+  }
+
+  private async checksumFor(item: PartItem, signal: AbortSignal): Promise<PartChecksum | undefined> {
+    if (this.algorithm === 'none') return undefined;
+    return this.precomputed(item.id) ?? checksumOfRange(this.o.source.name, item.start, item.end, this.algorithm, signal);
+  }
+
+  private async sendPart(item: PartItem, ctx: RunContext): Promise<void> {
+    const t = this.o.transport;
+    if (ctx.refreshUrl) await t.urlsFor([item.id], { signal: ctx.signal, force: true });
+    const checksum = await this.checksumFor(item, ctx.signal);
+    throwIfAborted(ctx.signal);
+    let etag: string;
+    try {
+      etag = await t.uploadPart(item.id, this.o.source.open(item.start, item.end), item.size, checksum, { signal: ctx.signal, onBytes: ctx.onBytes });
+    } catch (e) {
+      if (checksum && isAppError(e) && (e.details as { s3_code?: string } | undefined)?.s3_code === 'BadDigest') {
+        // Damaged on the way, or the file changed since the checksum was taken? Read it again.
+        const now = await checksumOfRange(this.o.source.name, item.start, item.end, checksum.algorithm, ctx.signal);
+        if (now.value !== checksum.value) throw new AppError('source_changed', `${this.o.source.name} changed while it was uploading (part ${item.id}); start a new upload`, { cause: e });
+      }
+      throw e;
+    }
+    // S3 has the part now: record it even if a pause or stop landed meanwhile.
+    const part: DonePart = { partNumber: item.id, etag, size: item.size, ...(checksum ? { checksum } : {}) };
+    await this.o.onPartDone?.(part);
+    this.done.set(item.id, part);
+    this.partsSent++;
+  }
+
+  private setState(s: UploaderState): void {
+    if (this.stateValue === s) return;
+    this.stateValue = s;
+    this.o.onStateChange?.(s);
+  }
+}

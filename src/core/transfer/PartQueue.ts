@@ -1,0 +1,263 @@
+import { AppError } from '../errors.js';
+import { abortError, backoffDelay, classifyFailure, gaveUp, isPaused, type FailureKind, type RetryPolicy } from './retry.js';
+
+/**
+ * The coordination half of a transfer (uppy's RateLimitedQueue + MultipartUploader queue logic):
+ * items (parts, ranges) are pending, in flight or done; at most `limit` run at once; failures are
+ * classified and retried on the shared schedule; 429/503 narrow the whole queue (halve the limit,
+ * then +1 per success) and hold it back; an item whose bytes stop moving for `stallTimeoutMs` is
+ * aborted and retried. It does no I/O itself: `run` does, with the signal and byte counter given.
+ *
+ * `run(signal)` is one epoch: it resolves 'done' when every item is done, 'paused' when the
+ * signal was aborted with PAUSED (done items stay done; call run again to go on), and rejects
+ * with the first fatal failure or the abort reason, always after every in-flight item settled.
+ */
+export interface QueueItem {
+  readonly id: number;
+  readonly size: number;
+}
+
+export interface RunContext {
+  signal: AbortSignal;
+  /** 1 for the first try of this item. */
+  attempt: number;
+  /** The previous try failed on an expired URL: re-sign before sending. */
+  refreshUrl: boolean;
+  /** Report bytes that moved (handed to the socket, or written to disk). */
+  onBytes(n: number): void;
+}
+
+export interface RetryInfo<T> {
+  item: T;
+  kind: FailureKind;
+  attempt: number;
+  delayMs: number;
+  error: unknown;
+}
+
+export interface PartQueueOptions<T extends QueueItem> {
+  concurrency: number;
+  retry: RetryPolicy;
+  stallTimeoutMs: number;
+  run(item: T, ctx: RunContext): Promise<void>;
+  onRetry?(info: RetryInfo<T>): void;
+  /** Called whenever bytes move or an item finishes. */
+  onProgress?(): void;
+  random?: () => number;
+  /** Most slow-downs in a row (no success between) before giving up. Default 4 x maxAttempts. */
+  maxSlowDowns?: number;
+  /** Most URL refreshes per item. Default 3. */
+  maxRefreshes?: number;
+}
+
+interface Entry<T> {
+  item: T;
+  state: 'pending' | 'inflight' | 'done';
+  attempts: number;
+  refreshes: number;
+  refreshUrl: boolean;
+  notBefore: number;
+  sent: number;
+  lastBytesAt: number;
+  ctl?: AbortController;
+}
+
+export class PartQueue<T extends QueueItem> {
+  private readonly entries: Entry<T>[];
+  private limit: number;
+  private slowUntil = 0;
+  private slowStreak = 0;
+  private doneBytes = 0;
+  private running = false;
+  /** Bytes moved in total, resends included (monotonic: the network rate). */
+  bytesMoved = 0;
+  /** Tries that failed and were retried, by kind (for tests and logs). */
+  readonly retries: Record<FailureKind, number> = { retry: 0, slow_down: 0, refresh_url: 0, fatal: 0, aborted: 0 };
+
+  constructor(
+    items: T[],
+    private readonly o: PartQueueOptions<T>,
+  ) {
+    this.entries = [...items].sort((a, b) => a.id - b.id).map((item) => ({ item, state: 'pending', attempts: 0, refreshes: 0, refreshUrl: false, notBefore: 0, sent: 0, lastBytesAt: 0 }));
+    this.limit = Math.max(1, o.concurrency);
+  }
+
+  /** Bytes of done items plus bytes moved so far by items in flight. */
+  get bytesDone(): number {
+    let n = this.doneBytes;
+    for (const e of this.entries) if (e.state === 'inflight') n += e.sent;
+    return n;
+  }
+
+  get currentLimit(): number {
+    return this.limit;
+  }
+
+  /** Marks an item done without running it (already on the remote side). */
+  markDone(id: number): void {
+    const e = this.entries.find((x) => x.item.id === id);
+    if (!e || e.state === 'done') return;
+    if (e.state === 'inflight') throw new Error('markDone on an item in flight');
+    e.state = 'done';
+    this.doneBytes += e.item.size;
+  }
+
+  isDone(id: number): boolean {
+    return this.entries.some((e) => e.item.id === id && e.state === 'done');
+  }
+
+  get allDone(): boolean {
+    return this.entries.every((e) => e.state === 'done');
+  }
+
+  run(signal: AbortSignal): Promise<'done' | 'paused'> {
+    if (this.running) return Promise.reject(new Error('PartQueue.run is already running'));
+    this.running = true;
+    return new Promise<'done' | 'paused'>((resolve, reject) => {
+      const epoch = new AbortController();
+      let fatal: unknown;
+      let inflight = 0;
+      let finished = false;
+      let wake: ReturnType<typeof setTimeout> | undefined;
+      const onOuter = (): void => epoch.abort(signal.reason);
+      signal.addEventListener('abort', onOuter, { once: true });
+      if (signal.aborted) epoch.abort(signal.reason);
+      const stallEvery = Math.max(20, Math.min(1000, Math.floor(this.o.stallTimeoutMs / 4)));
+      const stallTimer = setInterval(() => this.checkStalls(), stallEvery);
+
+      const settle = (): void => {
+        if (finished || inflight > 0) return;
+        finished = true;
+        this.running = false;
+        clearInterval(stallTimer);
+        if (wake) clearTimeout(wake);
+        signal.removeEventListener('abort', onOuter);
+        if (fatal !== undefined) reject(fatal);
+        else if (epoch.signal.aborted) {
+          if (isPaused(epoch.signal.reason)) resolve('paused');
+          else reject(abortError(epoch.signal));
+        } else resolve('done');
+      };
+
+      const fail = (e: Entry<T>, err: unknown): void => {
+        e.state = 'pending';
+        e.sent = 0;
+        if (epoch.signal.aborted) return; // paused, cancelled, or another item failed: not this item's fault
+        const reason: unknown = e.ctl?.signal.aborted ? e.ctl.signal.reason : err;
+        let kind = classifyFailure(reason);
+        if (kind === 'aborted') kind = 'fatal'; // an abort nobody asked for
+        const now = Date.now();
+        let delayMs = 0;
+        if (kind === 'refresh_url') {
+          if (++e.refreshes > (this.o.maxRefreshes ?? 3)) kind = 'fatal';
+          else {
+            e.refreshUrl = true;
+            e.notBefore = now;
+          }
+        } else if (kind === 'slow_down') {
+          this.slowStreak++;
+          if (this.slowStreak > (this.o.maxSlowDowns ?? 4 * this.o.retry.maxAttempts)) {
+            fatal = gaveUp(reason, `item ${e.item.id} (the server kept asking to slow down)`, this.slowStreak);
+          } else {
+            this.limit = Math.max(1, Math.floor(this.limit / 2));
+            delayMs = this.o.retry.baseDelayMs * this.slowStreak + backoffDelay(this.slowStreak, this.o.retry, this.o.random);
+            this.slowUntil = Math.max(this.slowUntil, now + delayMs);
+          }
+        } else if (kind === 'retry') {
+          e.attempts++;
+          if (e.attempts >= this.o.retry.maxAttempts) fatal = gaveUp(reason, `item ${e.item.id}`, e.attempts);
+          else {
+            delayMs = backoffDelay(e.attempts, this.o.retry, this.o.random);
+            e.notBefore = now + delayMs;
+          }
+        }
+        if (kind === 'fatal') fatal = reason;
+        if (fatal !== undefined) {
+          epoch.abort(fatal instanceof AppError ? fatal : new AppError('aborted', 'stopped after a failure'));
+          return;
+        }
+        this.retries[kind]++;
+        this.o.onRetry?.({ item: e.item, kind, attempt: e.attempts, delayMs, error: reason });
+      };
+
+      const launch = (e: Entry<T>): void => {
+        inflight++;
+        e.state = 'inflight';
+        e.sent = 0;
+        e.lastBytesAt = Date.now();
+        const ctl = new AbortController();
+        e.ctl = ctl;
+        const onEpoch = (): void => ctl.abort(epoch.signal.reason);
+        epoch.signal.addEventListener('abort', onEpoch, { once: true });
+        const ctx: RunContext = {
+          signal: ctl.signal,
+          attempt: e.attempts + 1,
+          refreshUrl: e.refreshUrl,
+          onBytes: (n) => {
+            if (e.ctl !== ctl || e.state !== 'inflight') return;
+            e.sent += n;
+            e.lastBytesAt = Date.now();
+            this.bytesMoved += n;
+            this.o.onProgress?.();
+          },
+        };
+        e.refreshUrl = false;
+        let p: Promise<void>;
+        try {
+          p = this.o.run(e.item, ctx);
+        } catch (err) {
+          p = Promise.reject(err);
+        }
+        p.then(
+          () => {
+            e.state = 'done';
+            e.sent = 0;
+            this.doneBytes += e.item.size;
+            this.slowStreak = 0;
+            if (this.limit < this.o.concurrency) this.limit++;
+          },
+          (err: unknown) => fail(e, err),
+        )
+          .finally(() => {
+            epoch.signal.removeEventListener('abort', onEpoch);
+            e.ctl = undefined;
+            inflight--;
+            this.o.onProgress?.();
+            pump();
+          })
+          .catch(() => undefined);
+      };
+
+      const pump = (): void => {
+        if (finished) return;
+        if (fatal !== undefined || epoch.signal.aborted || this.allDone) return settle();
+        const now = Date.now();
+        if (now >= this.slowUntil) {
+          for (const e of this.entries) {
+            if (inflight >= this.limit) break;
+            if (e.state === 'pending' && e.notBefore <= now) launch(e);
+          }
+        }
+        // Wake up for the earliest item that is waiting out a delay.
+        let next = Infinity;
+        for (const e of this.entries) if (e.state === 'pending') next = Math.min(next, Math.max(e.notBefore, this.slowUntil));
+        if (wake) clearTimeout(wake);
+        wake = undefined;
+        if (next !== Infinity && next > now && inflight < this.limit) wake = setTimeout(pump, next - now);
+      };
+
+      epoch.signal.addEventListener('abort', () => settle(), { once: true });
+      pump();
+    });
+  }
+
+  private checkStalls(): void {
+    const now = Date.now();
+    for (const e of this.entries) {
+      if (e.state !== 'inflight' || !e.ctl || e.ctl.signal.aborted) continue;
+      if (now - e.lastBytesAt >= this.o.stallTimeoutMs) {
+        e.ctl.abort(new AppError('timeout', `item ${e.item.id}: no bytes moved for ${(this.o.stallTimeoutMs / 1000).toFixed(1)} s`, { details: { stalled: true } }));
+      }
+    }
+  }
+}

@@ -1,0 +1,144 @@
+import type { Readable } from 'node:stream';
+import { GetObjectCommand, HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
+import { AppError } from '../errors.js';
+import type { BackendClient } from './BackendClient.js';
+import { openGet, presignedExpiry, readAnswer, s3Failure, type HttpAgents } from './httpClient.js';
+import type { CallOptions } from './PartTransport.js';
+import { abortError, DEFAULT_RETRY, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
+import { s3SdkFailure } from './S3Transport.js';
+
+/** What a download needs to know before it starts. */
+export interface ObjectInfo {
+  size: number;
+  etag: string;
+  /** SHA-256 from the object's metadata (set by our uploads), when there is one. */
+  sha256?: string;
+}
+
+export interface OpenRangeOptions {
+  signal: AbortSignal;
+  agents: HttpAgents;
+  /** The last try failed on an expired URL: sign a new one first. */
+  refresh: boolean;
+}
+
+/** Where a download's bytes come from: ranged GETs on one object, by presigned URL or S3 client. */
+export interface RangeSource {
+  readonly name: string;
+  stat(opts?: CallOptions): Promise<ObjectInfo>;
+  /** The body of bytes [start, end) (206, or 200 for a whole object); S3 errors as AppErrors. */
+  openRange(start: number, end: number, opts: OpenRangeOptions): Promise<Readable>;
+}
+
+const normEtag = (e: string): string => e.replace(/^W\//, '').replace(/"/g, '');
+
+/**
+ * GETs a range and checks the answer is exactly that range of the same object version
+ * (Content-Range, ETag): an object replaced mid-download is 'source_changed', never a blend.
+ */
+async function getRange(url: string, start: number, end: number, info: ObjectInfo | undefined, o: OpenRangeOptions, what: string): Promise<Readable> {
+  const res = await openGet(url, { headers: { range: `bytes=${start}-${end - 1}` }, agents: o.agents, signal: o.signal, what });
+  const status = res.statusCode ?? 0;
+  if (status !== 206 && !(status === 200 && start === 0 && info && end === info.size)) {
+    throw s3Failure(await readAnswer(res), what, url, 'not_found');
+  }
+  const etag = res.headers.etag;
+  if (info && etag && normEtag(etag) !== normEtag(info.etag)) {
+    res.destroy();
+    throw new AppError('source_changed', `${what}: the object was replaced during the download (ETag ${normEtag(info.etag)} -> ${normEtag(etag)}); download it again`);
+  }
+  if (status === 206) {
+    const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
+    if (!m || Number(m[1]) !== start || Number(m[2]) !== end - 1) {
+      res.destroy();
+      throw new AppError('upstream_error', `${what}: asked for bytes ${start}-${end - 1}, got "${res.headers['content-range'] ?? 'no Content-Range'}"`, { details: { status: 206 } });
+    }
+  }
+  return res;
+}
+
+/** Downloads by presigned GET URLs from the backend's /api/request-download (the agent's way). */
+export class PresignedRangeSource implements RangeSource {
+  private url?: { url: string; expiresAt: number };
+  private info?: ObjectInfo;
+  private signing?: Promise<void>;
+
+  constructor(
+    private readonly backend: BackendClient,
+    /** The key or s3:// path, as complete-upload returned it. */
+    readonly name: string,
+  ) {}
+
+  async stat(opts: CallOptions = {}): Promise<ObjectInfo> {
+    await this.sign(opts.signal);
+    return this.info!;
+  }
+
+  async openRange(start: number, end: number, o: OpenRangeOptions): Promise<Readable> {
+    if (o.refresh || !this.url || this.url.expiresAt - Date.now() < 30_000) await this.sign(o.signal);
+    return getRange(this.url!.url, start, end, this.info, o, `bytes ${start}-${end - 1} of ${this.name}`);
+  }
+
+  /** Asks the backend for a fresh URL; ranges that need one at the same time share the call. */
+  private async sign(signal: AbortSignal | undefined): Promise<void> {
+    this.signing ??= (async () => {
+      try {
+        const r = await this.backend.requestDownload(this.name);
+        this.url = { url: r.url, expiresAt: Math.min(Date.parse(r.expires_at), presignedExpiry(r.url) ?? Infinity) };
+        this.info = { size: r.size, etag: r.etag, ...(r.sha256 ? { sha256: r.sha256 } : {}) };
+      } finally {
+        this.signing = undefined;
+      }
+    })();
+    const shared = this.signing;
+    // Wait for the shared call, but stop waiting (not the call) when this caller's signal aborts.
+    await new Promise<void>((resolve, reject) => {
+      const onAbort = (): void => reject(abortError(signal!));
+      if (signal?.aborted) return onAbort();
+      signal?.addEventListener('abort', onAbort, { once: true });
+      shared.then(resolve, reject).finally(() => signal?.removeEventListener('abort', onAbort));
+    });
+    throwIfAborted(signal);
+  }
+}
+
+/** Downloads with the caller's own S3 credentials (the worker's way): each range signed locally. */
+export class S3RangeSource implements RangeSource {
+  private info?: ObjectInfo;
+
+  constructor(
+    private readonly s3: S3Client,
+    private readonly bucket: string,
+    private readonly key: string,
+    private readonly retry: RetryPolicy = DEFAULT_RETRY,
+  ) {}
+
+  get name(): string {
+    return `s3://${this.bucket}/${this.key}`;
+  }
+
+  async stat(opts: CallOptions = {}): Promise<ObjectInfo> {
+    const h = await withRetry(
+      async () => {
+        try {
+          return await this.s3.send(new HeadObjectCommand({ Bucket: this.bucket, Key: this.key }), { abortSignal: opts.signal });
+        } catch (e) {
+          throwIfAborted(opts.signal);
+          const err = s3SdkFailure(e, 'HeadObject');
+          // HeadObject has no body: a 404 is a missing object here, not a missing upload.
+          throw err.code === 'upload_not_found' ? new AppError('not_found', `no object at ${this.name}`, { cause: e, details: err.details }) : err;
+        }
+      },
+      { policy: this.retry, signal: opts.signal, what: 'HeadObject' },
+    );
+    this.info = { size: h.ContentLength ?? 0, etag: h.ETag ?? '', ...(h.Metadata?.sha256 ? { sha256: h.Metadata.sha256 } : {}) };
+    return this.info;
+  }
+
+  async openRange(start: number, end: number, o: OpenRangeOptions): Promise<Readable> {
+    const url = await getSignedUrl(this.s3, new GetObjectCommand({ Bucket: this.bucket, Key: this.key }), { expiresIn: 900 });
+    throwIfAborted(o.signal);
+    return getRange(url, start, end, this.info, o, `bytes ${start}-${end - 1} of ${this.name}`);
+  }
+}

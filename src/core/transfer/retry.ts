@@ -1,0 +1,154 @@
+import { AppError, isAppError } from '../errors.js';
+
+/**
+ * The one retry schedule of the transfer engine: exponential backoff with full jitter
+ * (a delay drawn uniformly from [0, min(maxDelayMs, baseDelayMs * 2^(attempt-1)))), and one
+ * classification of failures, modelled on uppy's `#shouldRetry`:
+ *   - 429 / 503 / SlowDown            -> 'slow_down'   (the whole queue backs off and narrows)
+ *   - expired presigned URL (403)     -> 'refresh_url' (re-sign, then retry at once)
+ *   - 5xx, network errors, stalls     -> 'retry'       (this request again, after a delay)
+ *   - other 4xx and everything else   -> 'fatal'
+ *   - our own abort (pause/cancel)    -> 'aborted'
+ */
+export interface RetryPolicy {
+  /** Tries per request, the first included. */
+  maxAttempts: number;
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
+
+export type FailureKind = 'retry' | 'slow_down' | 'refresh_url' | 'fatal' | 'aborted';
+
+/** Full-jitter delay before try number `attempt + 1`, given that try `attempt` (1-based) failed. */
+export function backoffDelay(attempt: number, policy: RetryPolicy = DEFAULT_RETRY, random: () => number = Math.random): number {
+  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
+  return Math.floor(random() * cap);
+}
+
+/** The paused sentinel: the reason a transfer's signal is aborted with when the user pauses. */
+export const PAUSED: AppError = new AppError('aborted', 'the transfer was paused', { details: { paused: true } });
+
+export function isPaused(reason: unknown): boolean {
+  return reason === PAUSED;
+}
+
+/** What transport code puts in AppError.details so that classifyFailure can decide. */
+export interface FailureDetails {
+  /** HTTP status of the answer, when there was one. */
+  status?: number;
+  /** S3 error code from the XML body (SlowDown, AccessDenied, ...). */
+  s3_code?: string;
+  /** A presigned URL that has expired (or that S3 says has). */
+  expired?: boolean;
+  /** The connection failed or broke (reset, refused, EPIPE, short body). */
+  network?: boolean;
+  /** No bytes moved for the stall timeout. */
+  stalled?: boolean;
+}
+
+const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE']);
+/** 400s that S3 sends for a body damaged or cut in transit: sending the same bytes again can work. */
+const RETRYABLE_4XX_CODES = new Set(['BadDigest', 'IncompleteBody', 'RequestTimeout', 'XAmzContentSHA256Mismatch']);
+
+export function classifyFailure(e: unknown): FailureKind {
+  if (isAppError(e)) {
+    if (e.code === 'aborted') return 'aborted';
+    const d = (e.details ?? {}) as FailureDetails;
+    if (d.expired) return 'refresh_url';
+    if (d.stalled || d.network) return 'retry';
+    if (d.s3_code === 'SlowDown' || d.status === 429 || d.status === 503) return 'slow_down';
+    if (d.status !== undefined) {
+      if (d.status >= 500) return 'retry';
+      if (d.status === 408 || (d.s3_code !== undefined && RETRYABLE_4XX_CODES.has(d.s3_code))) return 'retry';
+      return 'fatal';
+    }
+    if (e.code === 'timeout') return 'retry';
+    return 'fatal';
+  }
+  const err = e as { name?: string; code?: string; cause?: { code?: string } } | undefined;
+  if (err?.name === 'AbortError') return 'aborted';
+  const code = err?.code ?? err?.cause?.code;
+  if (code && NETWORK_CODES.has(code)) return 'retry';
+  // fetch() rejects with a bare TypeError("fetch failed") whose cause names the socket error.
+  if (err?.name === 'TypeError' && err.cause) return 'retry';
+  return 'fatal';
+}
+
+/** The error to throw for an aborted signal: its reason when that is an AppError (PAUSED, a stall), else 'aborted'. */
+export function abortError(signal: AbortSignal): AppError {
+  const r: unknown = signal.reason;
+  if (r instanceof AppError) return r;
+  return new AppError('aborted', 'the transfer was cancelled', { cause: r });
+}
+
+export function throwIfAborted(signal: AbortSignal | undefined): void {
+  if (signal?.aborted) throw abortError(signal);
+}
+
+/** setTimeout as a promise that rejects with abortError(signal) when the signal fires first. */
+export function sleep(ms: number, signal?: AbortSignal): Promise<void> {
+  return new Promise((resolve, reject) => {
+    if (signal?.aborted) return reject(abortError(signal));
+    const onAbort = (): void => {
+      clearTimeout(timer);
+      reject(abortError(signal!));
+    };
+    const timer = setTimeout(() => {
+      signal?.removeEventListener('abort', onAbort);
+      resolve();
+    }, ms);
+    signal?.addEventListener('abort', onAbort, { once: true });
+  });
+}
+
+export interface WithRetryOptions {
+  policy?: RetryPolicy;
+  signal?: AbortSignal;
+  /** Names the operation in the final error ("complete-upload"). */
+  what: string;
+  /** Re-signs a URL after an 'refresh_url' failure (at most 3 times); without it such failures are fatal. */
+  refresh?: () => Promise<void>;
+  onRetry?: (info: { attempt: number; kind: FailureKind; delayMs: number; error: unknown }) => void;
+  random?: () => number;
+}
+
+/**
+ * Runs `fn` until it succeeds, a failure is fatal, or the policy's tries are spent. For single
+ * requests (control-plane calls); the part queue applies the same schedule per part itself.
+ */
+export async function withRetry<T>(fn: (attempt: number) => Promise<T>, o: WithRetryOptions): Promise<T> {
+  const policy = o.policy ?? DEFAULT_RETRY;
+  let refreshes = 0;
+  let slowDowns = 0;
+  for (let attempt = 1; ; attempt++) {
+    throwIfAborted(o.signal);
+    try {
+      return await fn(attempt);
+    } catch (e) {
+      throwIfAborted(o.signal);
+      const kind = classifyFailure(e);
+      if (kind === 'aborted' || kind === 'fatal') throw e;
+      if (kind === 'refresh_url') {
+        if (!o.refresh || refreshes >= 3) throw e;
+        refreshes++;
+        attempt--;
+        o.onRetry?.({ attempt, kind, delayMs: 0, error: e });
+        await o.refresh();
+        continue;
+      }
+      if (attempt >= policy.maxAttempts) throw gaveUp(e, o.what, attempt);
+      // A slow-down waits at least one base delay per slow-down seen: never hammer a throttling server.
+      const delayMs = kind === 'slow_down' ? policy.baseDelayMs * ++slowDowns + backoffDelay(attempt, policy, o.random) : backoffDelay(attempt, policy, o.random);
+      o.onRetry?.({ attempt, kind, delayMs, error: e });
+      await sleep(delayMs, o.signal);
+    }
+  }
+}
+
+/** The last failure, re-labelled with how many tries were made. */
+export function gaveUp(e: unknown, what: string, attempts: number): AppError {
+  const base = e instanceof AppError ? e : new AppError('upstream_error', e instanceof Error ? e.message : String(e), { cause: e });
+  return new AppError(base.code, `${what} failed after ${attempts} tries: ${base.message}`, { cause: e, details: { ...base.details, attempts } });
+}
