@@ -169,6 +169,18 @@ ceph_cli() {
   timeout "$(remaining)" "$CEPH_BIN/ceph" -c "$START_DIR/ceph.conf" --connect-timeout 10 "$@"
 }
 
+# A monitor that has just answered may still refuse commands for a moment under load
+# ("EPERM: problem getting command descriptions from mon"): retry until the deadline.
+# Only for idempotent commands.
+ceph_retry() {
+  local out
+  until out="$(ceph_cli "$@" 2>&1)"; do
+    check_deadline "running ceph $*: $out"
+    sleep 0.3
+  done
+  printf '%s\n' "$out"
+}
+
 on_start_error() {
   local rc=$?
   # -E makes subshells ($(...)) inherit this trap: let only the main shell clean up.
@@ -321,13 +333,16 @@ EOF
   done
   log "start: monitor up on 127.0.0.1:$mon_port after $(($(now_ms) - t0)) ms"
 
-  local osd_id
-  osd_id="$(ceph_cli osd create)"
+  local osd_id osd_uuid
+  # With a fixed uuid "osd create" is idempotent, so a retried call cannot allocate a second
+  # id; the OSD must then be made with the same uuid or the monitor refuses its boot.
+  osd_uuid="$(cat /proc/sys/kernel/random/uuid)"
+  osd_id="$(ceph_retry osd create "$osd_uuid" | tail -n 1)"
   [[ "$osd_id" == "0" ]] || { log "start: expected osd id 0, got '$osd_id'"; false; }
-  "$CEPH_BIN/ceph-osd" -c "$dir/ceph.conf" -i 0 --mkfs 2>"$dir/log/osd.0.mkfs.stderr.log" >/dev/null
-  ceph_cli osd crush add-bucket localhost host >/dev/null 2>&1
-  ceph_cli osd crush move localhost root=default >/dev/null 2>&1
-  ceph_cli osd crush add osd.0 1.0 host=localhost >/dev/null 2>&1
+  "$CEPH_BIN/ceph-osd" -c "$dir/ceph.conf" -i 0 --mkfs --osd-uuid "$osd_uuid" 2>"$dir/log/osd.0.mkfs.stderr.log" >/dev/null
+  ceph_retry osd crush add-bucket localhost host >/dev/null
+  ceph_retry osd crush move localhost root=default >/dev/null
+  ceph_retry osd crush add osd.0 1.0 host=localhost >/dev/null
   start_daemon osd.0 "$CEPH_BIN/ceph-osd" -c "$dir/ceph.conf" -i 0
 
   until ceph_cli osd stat 2>/dev/null | grep -q ' 1 up'; do
