@@ -11,9 +11,12 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
-/** Runs `sleap-rtc <args>` from the sources as a real child process and waits for a stdout line. */
-export async function spawnCli(args: string[], opts: { waitFor: RegExp; env?: NodeJS.ProcessEnv; timeoutMs?: number }): Promise<Spawned> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], {
+/** Runs `sleap-rtc <args>` as a real child process and waits for a stdout line. */
+export async function spawnCli(args: string[], opts: { waitFor: RegExp; env?: NodeJS.ProcessEnv; timeoutMs?: number; built?: boolean }): Promise<Spawned> {
+  // `built` runs the esbuild bundle (dist/cli.js, as users run it; `npm test` builds it first),
+  // otherwise the sources through tsx.
+  const entry = opts.built ? ['dist/cli.js'] : ['--import', 'tsx', 'src/cli.ts'];
+  const child = spawn(process.execPath, [...entry, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env },
     stdio: ['ignore', 'pipe', 'pipe'],

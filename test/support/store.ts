@@ -34,6 +34,8 @@ export interface EmbeddedStoreOptions {
   /** Reuse this data folder; it is then not removed by stop(). */
   dataDir?: string;
   extraArgs?: string[];
+  /** Run the built dist/cli.js instead of the sources (benchmarks measure what users run). */
+  built?: boolean;
 }
 
 /**
@@ -47,9 +49,12 @@ export async function startEmbeddedStore(opts: EmbeddedStoreOptions = {}): Promi
   const accessKeyId = `AK${randomBytes(8).toString('hex').toUpperCase()}`;
   const secretAccessKey = randomBytes(30).toString('base64');
   const launch = (port: number): Promise<Spawned> =>
-    spawnCli(['store', '--port', String(port), '--data', dataDir, '--access-key', accessKeyId, '--secret-key', secretAccessKey, ...(opts.extraArgs ?? [])], {
+    spawnCli(['store', '--port', String(port), '--data', dataDir, '--access-key', accessKeyId, ...(opts.extraArgs ?? [])], {
       waitFor: /listening on (http:\/\/\S+)/,
       timeoutMs: 30_000,
+      built: opts.built,
+      // The secret goes by environment, never on a command line others can read.
+      env: { SLEAP_RTC_SECRET_KEY: secretAccessKey },
     });
   let proc = await launch(0);
   const endpoint = proc.line[1];

@@ -4,7 +4,8 @@ export type { S3Target };
 
 export interface TargetFactory {
   name: 'embedded' | 'rgw';
-  start(): Promise<S3Target>;
+  /** `built`: run the embedded store from dist/cli.js (benchmarks), not the sources. */
+  start(opts?: { built?: boolean }): Promise<S3Target>;
 }
 
 /**
@@ -15,7 +16,7 @@ export function s3Targets(): TargetFactory[] {
   const only = process.env.SLEAP_RTC_TEST_TARGETS?.split(',').filter(Boolean);
   if (only && process.env.CI) throw new Error('SLEAP_RTC_TEST_TARGETS narrows the S3 targets for local runs only; CI runs them all');
   const all: TargetFactory[] = [
-    { name: 'embedded', start: async () => (await import('./store.js')).startEmbeddedStore() },
+    { name: 'embedded', start: async (opts) => (await import('./store.js')).startEmbeddedStore({ built: opts?.built }) },
     {
       name: 'rgw',
       start: async () => {
