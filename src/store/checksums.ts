@@ -1,5 +1,7 @@
 import { createHash, type Hash } from 'node:crypto';
 import { crc32 as zlibCrc32 } from 'node:zlib';
+import { crc32c } from '../core/crc32c.js';
+export { crc32c };
 
 /**
  * The S3 flexible checksums this store computes while a body streams in. Values travel as
@@ -31,39 +33,6 @@ export interface Digest {
   digest(): Buffer;
 }
 
-const CRC32C_TABLE = ((): Int32Array => {
-  const t = new Int32Array(8 * 256);
-  for (let n = 0; n < 256; n++) {
-    let c = n;
-    for (let k = 0; k < 8; k++) c = c & 1 ? (c >>> 1) ^ 0x82f63b78 : c >>> 1;
-    t[n] = c;
-  }
-  for (let n = 0; n < 256; n++) {
-    let c = t[n];
-    for (let s = 1; s < 8; s++) {
-      c = t[c & 0xff] ^ (c >>> 8);
-      t[s * 256 + n] = c;
-    }
-  }
-  return t;
-})();
-
-/** CRC32C (Castagnoli) continued from `crc` (0 to start) over `b`. */
-export function crc32c(b: Uint8Array, crc = 0): number {
-  const t = CRC32C_TABLE;
-  let c = ~crc;
-  let i = 0;
-  const n = b.length;
-  const end8 = n - (n % 8);
-  for (; i < end8; i += 8) {
-    const a = c ^ (b[i] | (b[i + 1] << 8) | (b[i + 2] << 16) | (b[i + 3] << 24));
-    c =
-      t[1792 + (a & 0xff)] ^ t[1536 + ((a >>> 8) & 0xff)] ^ t[1280 + ((a >>> 16) & 0xff)] ^ t[1024 + (a >>> 24)] ^
-      t[768 + b[i + 4]] ^ t[512 + b[i + 5]] ^ t[256 + b[i + 6]] ^ t[b[i + 7]];
-  }
-  for (; i < n; i++) c = t[(c ^ b[i]) & 0xff] ^ (c >>> 8);
-  return ~c >>> 0;
-}
 
 class CrcDigest implements Digest {
   private value = 0;

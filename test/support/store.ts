@@ -3,17 +3,9 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnCli, type Spawned } from './proc.js';
+import type { S3Target } from './rgw.js';
 
-/** An S3 server the suites run against (the same shape as test/support/rgw.ts). */
-export interface S3Target {
-  name: string;
-  endpoint: string;
-  region: string;
-  accessKeyId: string;
-  secretAccessKey: string;
-  quirks: { ifMatchUnquoted: boolean; conditionalComplete: boolean; completeEtagEmpty: boolean };
-  stop(): Promise<void>;
-}
+export type { S3Target };
 
 /** The embedded store as a real `sleap-rtc store` process, with what crash tests need. */
 export interface EmbeddedStoreTarget extends S3Target {
