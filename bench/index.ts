@@ -6,6 +6,10 @@ const commands: Record<string, { about: string; run(args: string[]): Promise<num
     about: 'multipart upload by presigned URLs to the embedded store and to Ceph RGW (throughput, server RSS, client CPU)',
     run: async (args) => (await import('./store.js')).main(args),
   },
+  upload: {
+    about: 'one file to one S3 server by this engine, aws cli, rclone and boto3 (MiB/s, peak RSS, CPU seconds)',
+    run: async (args) => (await import('./upload.js')).main(args),
+  },
 };
 
 function usage(): string {

@@ -13,7 +13,7 @@ export interface ServerProcess {
 }
 
 /** Starts `sleap-rtc server` as a real process against an S3 target, with two rooms. */
-export async function startServerProcess(target: S3Target, extra: string[] = []): Promise<ServerProcess> {
+export async function startServerProcess(target: S3Target, extra: string[] = [], opts: { built?: boolean } = {}): Promise<ServerProcess> {
   const bucket = `srv-${randomBytes(4).toString('hex')}`;
   const rooms = { lab: randomBytes(16).toString('hex'), other: randomBytes(16).toString('hex') };
   const proc = await spawnCli(
@@ -24,7 +24,7 @@ export async function startServerProcess(target: S3Target, extra: string[] = [])
       ...extra,
     ],
     // Secrets go by environment, never on a command line others can read.
-    { waitFor: /listening on (http:\/\/\S+)/, env: { SLEAP_RTC_S3_ACCESS_KEY: target.accessKeyId, SLEAP_RTC_S3_SECRET_KEY: target.secretAccessKey } },
+    { waitFor: /listening on (http:\/\/\S+)/, built: opts.built, env: { SLEAP_RTC_S3_ACCESS_KEY: target.accessKeyId, SLEAP_RTC_S3_SECRET_KEY: target.secretAccessKey } },
   );
   const url = proc.line[1];
   return {
