@@ -71,13 +71,17 @@ export async function main(args: string[]): Promise<number> {
   const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: target.accessKeyId, AWS_SECRET_ACCESS_KEY: target.secretAccessKey, AWS_DEFAULT_REGION: target.region, AWS_EC2_METADATA_DISABLED: 'true' };
   delete env.AWS_CA_BUNDLE; // rclone 1.60 fails when it is set (facts.md)
   const bucket = srv.bucket;
+  const engine = (checksum: string) => ({
+    name: `this engine (${partMib} MiB x ${concurrency}, ${checksum})`,
+    argv: () => [process.execPath, engineJs, file, srv.url],
+    env: { BENCH_ROOM_TOKEN: srv.rooms.lab, BENCH_PART_MIB: partMib, BENCH_CONCURRENCY: concurrency, BENCH_PART_CHECKSUM: checksum },
+    key: (out: string) => JSON.parse(out.trim().split('\n').pop() ?? '{}').key as string,
+  });
   const tools: { name: string; argv: (key: string) => string[]; env?: NodeJS.ProcessEnv; key: (out: string, key: string) => string }[] = [
-    {
-      name: `this engine (${partMib} MiB x ${concurrency}, presigned)`,
-      argv: () => [process.execPath, engineJs, file, srv.url],
-      env: { BENCH_ROOM_TOKEN: srv.rooms.lab, BENCH_PART_MIB: partMib, BENCH_CONCURRENCY: concurrency },
-      key: (out) => JSON.parse(out.trim().split('\n').pop() ?? '{}').key,
-    },
+    // Content-MD5 on every part (the default: the one checksum AWS, RGW and the store all verify),
+    // and without a part checksum, to show what the MD5 pass costs.
+    engine('md5'),
+    engine('none'),
     { name: 'aws s3 cp (8 MiB x 10)', argv: (key) => ['/usr/bin/aws', 's3', 'cp', '--only-show-errors', '--endpoint-url', target.endpoint, file, `s3://${bucket}/${key}`], key: (_o, k) => k },
     {
       name: 'rclone copyto (5 MiB x 4)',
@@ -121,9 +125,9 @@ export async function main(args: string[]): Promise<number> {
     console.log(`${r.name.padEnd(40)} ${median(rates).toFixed(1).padStart(7)} ${Math.min(...rates).toFixed(1).padStart(7)} ${Math.max(...rates).toFixed(1).padStart(7)} ${median(r.samples.map((s) => s.rssMib)).toFixed(0).padStart(13)} ${median(r.samples.map((s) => s.cpu)).toFixed(2).padStart(7)}`);
   }
   const ours = median(rows[0].samples.map((s) => sizeMib / s.seconds));
-  const best = Math.max(...rows.slice(1).map((r) => median(r.samples.map((s) => sizeMib / s.seconds))));
+  const best = Math.max(...rows.slice(2).map((r) => median(r.samples.map((s) => sizeMib / s.seconds))));
   const rss = median(rows[0].samples.map((s) => s.rssMib));
   const bound = Number(concurrency) * Number(partMib) + 64;
-  console.log(`goal: faster than the best other tool (${best.toFixed(1)} MiB/s): ${ours > best ? 'PASS' : 'FAIL'} (${ours.toFixed(1)}); peak RSS <= concurrency x part size + 64 MiB = ${bound} MiB: ${rss <= bound ? 'PASS' : 'FAIL'} (${rss.toFixed(0)})`);
+  console.log(`goal (default engine, md5 parts): faster than the best other tool (${best.toFixed(1)} MiB/s): ${ours > best ? 'PASS' : 'FAIL'} (${ours.toFixed(1)}); peak RSS <= concurrency x part size + 64 MiB = ${bound} MiB: ${rss <= bound ? 'PASS' : 'FAIL'} (${rss.toFixed(0)})`);
   return 0;
 }
