@@ -69,6 +69,30 @@ commonOptions(
   await runStack(opts);
 });
 
+commonOptions(
+  program
+    .command('worker')
+    .description('run a training worker: takes jobs from its room over signaling, streams progress over WebRTC, uploads models to S3')
+    .option('--server <url>', 'the server (http://host:port; signaling at ws://host:port/ws)')
+    .option('--room <id>', 'room to serve (room token by SLEAP_RTC_ROOM_TOKEN)')
+    .option('--stack-secrets <file>', 'a `sleap-rtc stack` secrets file: room, room token and store keys')
+    .option('--s3-endpoint <url>', 'S3 endpoint (omit for AWS S3); keys by SLEAP_RTC_S3_ACCESS_KEY / SLEAP_RTC_S3_SECRET_KEY')
+    .option('--s3-region <region>', 'S3 region (default us-east-1)')
+    .option('--bucket <name>', 'bucket that holds the rooms (default sleap-rtc)')
+    .addOption(new Option('--trainer <kind>', 'trainer (default builtin)').choices(['builtin', 'sleap-nn', 'command']))
+    .option('--sleap-nn-command <json>', 'sleap-nn trainer: argv prefix as a JSON array (default ["sleap-nn"])')
+    .option('--trainer-command <json>', 'command trainer: argv as a JSON array with {dataset} {outDir} {config} {jobId}')
+    .option('--max-jobs <n>', 'jobs run at once (default 1)')
+    .option('--peer-id <id>', 'peer id (default worker-<hostname>-<random>, kept in the data folder)')
+    .option('--data <dir>', 'worker folder: peer id, dataset cache, job folders (default <data folder>/worker)')
+    .option('--ice-servers <json>', 'ICE servers as JSON (default none)')
+    .option('--loopback-only <bool>', 'gather only 127.0.0.1 ICE candidates (default true)')
+    .option('--link-dead-after <seconds>', 'DataChannel silence after which a client link is dead (default 10)'),
+).action(async (opts: Record<string, unknown>) => {
+  const { runWorker } = await import('./worker/main.js');
+  await runWorker(opts);
+});
+
 program.parseAsync(process.argv).catch((e: unknown) => {
   if (e instanceof AppError) {
     process.stderr.write(`sleap-rtc: ${e.message}\n`);

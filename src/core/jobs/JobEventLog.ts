@@ -1,0 +1,88 @@
+import type { DataChannelMessage, ProgressEvent } from '../schemas/datachannel.js';
+import type { JobStatusValue } from '../schemas/jobs.js';
+
+/** The DataChannel messages that carry a job's history; each has the job's next `seq`. */
+export type JobEvent = Extract<DataChannelMessage, { type: 'status' | 'progress' | 'job_complete' | 'job_failed' }>;
+export type JobCompletion = Pick<Extract<JobEvent, { type: 'job_complete' }>, 'model_id' | 's3_path' | 'metrics'>;
+export type JobError = { code: string; message: string };
+
+/** Final statuses: after one of them only `job_complete` or `job_failed` may follow. */
+export const FINAL_STATUSES: ReadonlySet<JobStatusValue> = new Set(['completed', 'stopped', 'cancelled', 'failed']);
+
+/**
+ * A job's events in order, numbered from 1 by `seq`. The worker appends; every connection of a
+ * client replays `after(its last seq)` and then follows `onAppend`, so a client that reconnects
+ * gets each event it missed exactly once. The log is finished once `job_complete` or
+ * `job_failed` was appended; appending after that is a programming error.
+ */
+export class JobEventLog {
+  private readonly events: JobEvent[] = [];
+  private readonly listeners = new Set<(e: JobEvent) => void>();
+  private _status: JobStatusValue | undefined;
+  private _finished = false;
+
+  constructor(
+    readonly jobId: string,
+    private readonly now: () => number = Date.now,
+  ) {}
+
+  get lastSeq(): number {
+    return this.events.length;
+  }
+  get status(): JobStatusValue | undefined {
+    return this._status;
+  }
+  /** True once job_complete or job_failed was appended. */
+  get finished(): boolean {
+    return this._finished;
+  }
+
+  appendStatus(status: JobStatusValue, message?: string): JobEvent {
+    this._status = status;
+    return this.push({ type: 'status', job_id: this.jobId, seq: this.nextSeq(), status, ...(message === undefined ? {} : { message }), t: this.now() });
+  }
+
+  appendProgress(data: ProgressEvent): JobEvent {
+    return this.push({ type: 'progress', job_id: this.jobId, seq: this.nextSeq(), data, t: this.now() });
+  }
+
+  appendComplete(c: JobCompletion): JobEvent {
+    const e = this.push({ type: 'job_complete', job_id: this.jobId, seq: this.nextSeq(), model_id: c.model_id, s3_path: c.s3_path, metrics: c.metrics });
+    this._finished = true;
+    return e;
+  }
+
+  appendFailed(error: JobError): JobEvent {
+    const e = this.push({ type: 'job_failed', job_id: this.jobId, seq: this.nextSeq(), error: { code: error.code, message: error.message } });
+    this._finished = true;
+    return e;
+  }
+
+  /** Every event with seq > `seq`, in order. */
+  after(seq: number): JobEvent[] {
+    return this.events.slice(Math.max(0, Math.floor(seq)));
+  }
+
+  /** Called synchronously for every event appended from now on. */
+  onAppend(listener: (e: JobEvent) => void): () => void {
+    this.listeners.add(listener);
+    return () => this.listeners.delete(listener);
+  }
+
+  /** Replays `after(seq)` to `listener`, then follows new events, with no gap and no duplicate. */
+  follow(seq: number, listener: (e: JobEvent) => void): () => void {
+    for (const e of this.after(seq)) listener(e);
+    return this.onAppend(listener);
+  }
+
+  private nextSeq(): number {
+    if (this._finished) throw new Error(`job ${this.jobId} has finished: no more events`);
+    return this.events.length + 1;
+  }
+
+  private push(e: JobEvent): JobEvent {
+    this.events.push(e);
+    for (const l of [...this.listeners]) l(e);
+    return e;
+  }
+}

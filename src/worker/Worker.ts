@@ -1,0 +1,250 @@
+import type { S3Client } from '@aws-sdk/client-s3';
+import { answerCommand, CommandRefused } from '../core/jobs/index.js';
+import type { Logger } from '../core/log.js';
+import { RtcLink, type AppMessage } from '../core/rtc/RtcLink.js';
+import type { RtcLinkConfigInput } from '../core/rtc/linkConfig.js';
+import { jobRequest } from '../core/schemas/jobs.js';
+import { SignalingClient, type SignalingClientOptions } from '../core/signaling/SignalingClient.js';
+import type { GpuInfo } from './identity.js';
+import { JobRunner } from './JobRunner.js';
+import { LinkOutbox } from './LinkOutbox.js';
+import type { Trainer } from './trainers/index.js';
+
+export interface WorkerOptions {
+  peerId: string;
+  room: string;
+  roomToken: string;
+  /** Signaling WebSocket URL (ws://host/ws). */
+  signalingUrl: string;
+  s3: S3Client;
+  bucket: string;
+  trainer: Trainer;
+  maxJobs: number;
+  cacheDir: string;
+  jobsDir: string;
+  gpu: GpuInfo;
+  versions: { sleap_rtc: string; node: string };
+  link: RtcLinkConfigInput;
+  log: Logger;
+  /** Extra SignalingClient options (tests: backoff, liveness). */
+  signaling?: Partial<SignalingClientOptions>;
+}
+
+interface LinkEntry {
+  link: RtcLink;
+  outbox: LinkOutbox;
+  /** Job id -> unsubscribe from its event log. */
+  follows: Map<string, () => void>;
+}
+
+/** Finished jobs kept for late hellos and commands (answered `job_finished`). */
+const KEEP_FINISHED = 100;
+
+/**
+ * `sleap-rtc worker`: registers in its room as a worker, accepts `job_request` peer messages
+ * while it has a free slot, answers each client's WebRTC offer (one RtcLink per client), and
+ * streams each job's events to every link that said `hello` for it. The jobs themselves are
+ * JobRunners; this class is coordination only.
+ */
+export class Worker {
+  readonly signaling: SignalingClient;
+  private readonly jobs = new Map<string, JobRunner>();
+  private readonly links = new Map<string, LinkEntry>();
+  private readonly log: Logger;
+  private closing = false;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.log = o.log;
+    this.signaling = new SignalingClient({
+      url: o.signalingUrl,
+      peerId: o.peerId,
+      role: 'worker',
+      roomId: o.room,
+      token: o.roomToken,
+      metadata: { tags: ['worker', o.trainer.kind], properties: this.properties() },
+      log: o.log,
+      ...o.signaling,
+    });
+    this.signaling.on('peer_message', (m) => void this.onPeerMessage(m.from_peer_id, m.payload));
+    this.signaling.on('offer', (m) => void this.onOffer(m.sender, m.sdp));
+    this.signaling.on('candidate', (m) => {
+      const entry = this.links.get(m.sender);
+      entry?.link.handleCandidate(m.candidate).catch((e: unknown) => this.log.debug('candidate refused', { from: m.sender, error: String(e) }));
+    });
+  }
+
+  get peerId(): string {
+    return this.o.peerId;
+  }
+  get room(): string {
+    return this.o.room;
+  }
+
+  get running(): number {
+    let n = 0;
+    for (const j of this.jobs.values()) if (!j.finished) n++;
+    return n;
+  }
+
+  async start(): Promise<void> {
+    await this.signaling.connect();
+  }
+
+  /** Cancels running jobs (waiting for them to end), closes every link and signaling. */
+  async close(): Promise<void> {
+    this.closing = true;
+    await Promise.allSettled([...this.jobs.values()].filter((j) => !j.finished).map((j) => j.cancel('the worker is shutting down')));
+    // Let the final events reach the links before they close.
+    await new Promise((r) => setTimeout(r, 100));
+    await Promise.allSettled([...this.links.values()].map((e) => e.link.close()));
+    this.links.clear();
+    await this.signaling.close();
+  }
+
+  private properties(): Record<string, string | number | null | Array<string | number>> {
+    const running = this.running;
+    return {
+      status: running >= this.o.maxJobs ? 'busy' : 'available',
+      gpu_model: this.o.gpu.gpu_model,
+      gpu_memory_mb: this.o.gpu.gpu_memory_mb,
+      max_jobs: this.o.maxJobs,
+      running_jobs: running,
+      // Metadata values are scalars (or lists of them): the versions are flat keys.
+      sleap_rtc_version: this.o.versions.sleap_rtc,
+      node_version: this.o.versions.node,
+    };
+  }
+
+  private publishStatus(): void {
+    if (this.closing) return;
+    this.signaling.updateMetadata({ properties: this.properties() }).catch((e: unknown) => this.log.warn('could not update metadata', { error: String(e) }));
+  }
+
+  private async send(to: string, payload: { app_message_type: string; [k: string]: unknown }): Promise<void> {
+    try {
+      await this.signaling.sendPeerMessage(to, payload);
+    } catch (e) {
+      this.log.warn('could not send a peer message', { to, type: payload.app_message_type, error: String(e) });
+    }
+  }
+
+  private async onPeerMessage(from: string, payload: { app_message_type: string; [k: string]: unknown }): Promise<void> {
+    if (payload.app_message_type === 'job_cancel') {
+      const job = typeof payload.job_id === 'string' ? this.jobs.get(payload.job_id) : undefined;
+      if (job && job.clientPeerId === from) await job.cancel('cancelled by the client (job_cancel)');
+      return;
+    }
+    if (payload.app_message_type !== 'job_request') return;
+    const jobIdGuess = typeof payload.job_id === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(payload.job_id) ? payload.job_id : 'invalid';
+    const refuse = (reason: string): Promise<void> => {
+      this.log.info('job refused', { job_id: jobIdGuess, from, reason });
+      return this.send(from, { app_message_type: 'job_response', job_id: jobIdGuess, accepted: false, reason });
+    };
+    const parsed = jobRequest.safeParse(payload);
+    if (!parsed.success) return refuse(`bad_request: ${parsed.error.issues.slice(0, 5).map((i) => `${i.path.join('.') || 'request'}: ${i.message}`).join('; ')}`);
+    const req = parsed.data;
+    if (this.closing) return refuse('worker_shutting_down');
+    if (req.room_id !== this.o.room) return refuse(`bad_request: this worker serves room ${this.o.room}, not ${req.room_id}`);
+    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(req.dataset.path)!;
+    if (m[1] !== this.o.bucket || !m[2].startsWith(`rooms/${this.o.room}/`) || m[2].split('/').includes('..')) {
+      return refuse(`forbidden: the dataset must be in s3://${this.o.bucket}/rooms/${this.o.room}/`);
+    }
+    const asked = (payload.config as { trainer?: unknown } | undefined)?.trainer;
+    if (asked !== undefined && asked !== this.o.trainer.kind) return refuse(`unsupported_trainer: this worker trains with ${this.o.trainer.kind}, not ${String(asked)}`);
+    if (this.jobs.has(req.job_id)) return refuse(`duplicate_job: job ${req.job_id} is known to this worker already`);
+    if (this.running >= this.o.maxJobs) return refuse('worker_busy');
+
+    const job = new JobRunner(req, from, {
+      s3: this.o.s3,
+      bucket: this.o.bucket,
+      room: this.o.room,
+      workerId: this.o.peerId,
+      cacheDir: this.o.cacheDir,
+      jobsDir: this.o.jobsDir,
+      trainer: this.o.trainer,
+      log: this.log,
+      notify: (p) => void this.send(from, p),
+    });
+    this.jobs.set(req.job_id, job);
+    this.log.info('job accepted', { job_id: req.job_id, from });
+    this.publishStatus();
+    void job.done.then(() => {
+      this.publishStatus();
+      this.forgetOldJobs();
+    });
+    // The answer goes out before the job's first peer message (a fast job_failed).
+    await this.send(from, { app_message_type: 'job_response', job_id: req.job_id, accepted: true });
+    job.start();
+  }
+
+  private forgetOldJobs(): void {
+    const finished = [...this.jobs.values()].filter((j) => j.finished);
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.jobId);
+  }
+
+  /** A client's offer: a new link for that client (replacing its previous one). Only clients with a job may connect. */
+  private async onOffer(from: string, sdp: string): Promise<void> {
+    if (this.closing) return;
+    if (![...this.jobs.values()].some((j) => j.clientPeerId === from)) {
+      this.log.warn('ignored an offer from a peer with no job here', { from });
+      return;
+    }
+    const old = this.links.get(from);
+    if (old) this.dropLink(from, old.link);
+    const link = new RtcLink({
+      role: 'answerer',
+      config: this.o.link,
+      log: this.log,
+      signal: {
+        sendOffer: () => undefined,
+        sendAnswer: (answer) => this.signaling.sendAnswer(from, answer),
+        sendCandidate: (c) => this.signaling.sendCandidate(from, c),
+      },
+    });
+    const entry: LinkEntry = { link, outbox: new LinkOutbox(link, { log: this.log }), follows: new Map<string, () => void>() };
+    this.links.set(from, entry);
+    link.onMessage((m) => this.onLinkMessage(from, entry, m));
+    link.onClose((reason) => {
+      this.log.info('client link closed', { client: from, reason });
+      for (const off of entry.follows.values()) off();
+      entry.follows.clear();
+      if (this.links.get(from) === entry) this.links.delete(from);
+    });
+    try {
+      await link.handleOffer(sdp);
+    } catch (e) {
+      this.log.warn('could not answer an offer', { from, error: String(e) });
+      this.dropLink(from, link);
+    }
+  }
+
+  private dropLink(peer: string, link: RtcLink): void {
+    if (this.links.get(peer)?.link === link) this.links.delete(peer);
+    link.close().catch(() => undefined);
+  }
+
+  private onLinkMessage(from: string, entry: LinkEntry, m: AppMessage): void {
+    if (m.type === 'hello') {
+      const job = this.jobs.get(m.job_id);
+      if (!job || job.clientPeerId !== from) {
+        this.log.warn('hello for a job this client does not own', { client: from, job_id: m.job_id });
+        return;
+      }
+      entry.follows.get(m.job_id)?.();
+      entry.follows.set(m.job_id, job.events.follow(m.after_seq, (e) => entry.outbox.push(e)));
+      return;
+    }
+    if (m.type === 'command') {
+      const job = this.jobs.get(m.job_id);
+      const t0 = performance.now();
+      void answerCommand(m, async (name) => {
+        if (!job || job.clientPeerId !== from) throw new CommandRefused('unknown_job', `no job ${m.job_id} of yours on this worker`);
+        await job.command(name);
+      }).then((ack) => {
+        this.log.info('command', { job_id: m.job_id, command: m.command, ok: ack.ok, error: ack.error, ms: Math.round(performance.now() - t0), queued: entry.outbox.pending });
+        // Acks go ahead of queued events: the client waits on them, and matches them by id.
+        entry.outbox.pushFirst(ack);
+      });
+    }
+  }
+}
