@@ -9,10 +9,13 @@ import { dataHome } from './core/paths.js';
 import { runUntilSignal, type Service } from './core/service.js';
 import { startServer } from './server/main.js';
 import { startStore } from './store/main.js';
+import { workerConfigSchema } from './worker/config.js';
+import { startWorker } from './worker/main.js';
 
 /**
  * `sleap-rtc stack` (what `npm start` runs): every part on loopback with one data folder.
- * Today: the embedded store and the server (backend). Credentials and the room token are
+ * Today: the embedded store, the server (backend + signaling) and one builtin-trainer worker.
+ * Credentials and the room token are
  * generated once and kept in `<data>/stack-secrets.json` (mode 0600).
  */
 export const stackConfigSchema = z.object({
@@ -68,6 +71,13 @@ export async function runStack(flags: Record<string, unknown>): Promise<void> {
     );
     parts.push(server);
     process.stdout.write(`server listening on ${server.url}\n`);
+    const worker = await startWorker(
+      workerConfigSchema.parse({ server: server.url, stackSecrets: file, s3Endpoint: store.url, bucket: cfg.bucket, data: join(dir, 'worker'), trainer: 'builtin' }),
+      createLogger('worker'),
+      process.env,
+    );
+    parts.push({ close: () => worker.close() });
+    process.stdout.write(`worker ${worker.peerId} registered in room ${worker.room}\n`);
     process.stdout.write(`room ${secrets.room_id}: token and store keys in ${file}\n`);
     process.stdout.write(`stack ready (data folder ${dir})\n`);
   } catch (e) {

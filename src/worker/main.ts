@@ -31,6 +31,13 @@ export async function runWorker(flags: Record<string, unknown>): Promise<void> {
   await runUntilSignal({ close: () => worker.close() }, log, 20_000);
 }
 
+/** Builds and starts a worker in this process (what `sleap-rtc stack` runs). */
+export async function startWorker(cfg: WorkerConfig, log: ReturnType<typeof createLogger>, env: NodeJS.ProcessEnv): Promise<Worker> {
+  const worker = await buildWorker(cfg, log, env);
+  await worker.start();
+  return worker;
+}
+
 async function buildWorker(cfg: WorkerConfig, log: ReturnType<typeof createLogger>, env: NodeJS.ProcessEnv): Promise<Worker> {
   const secrets = resolveSecrets(cfg);
   const dir = cfg.data ? resolve(cfg.data) : join(dataHome(undefined, env), 'worker');

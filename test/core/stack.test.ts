@@ -7,12 +7,12 @@ import { test } from 'node:test';
 import { spawnCli } from '../support/proc.js';
 
 async function startStack(data: string) {
-  const p = await spawnCli(['stack', '--data', data, '--store-port', '0', '--server-port', '0'], { waitFor: /store listening on (\S+)\nserver listening on (\S+)\nroom (\S+): token and store keys in (\S+)\nstack ready/ });
-  const [, storeUrl, serverUrl, room, secretsFile] = p.line;
-  return { p, storeUrl, serverUrl, room, secretsFile };
+  const p = await spawnCli(['stack', '--data', data, '--store-port', '0', '--server-port', '0'], { waitFor: /store listening on (\S+)\nserver listening on (\S+)\nworker (\S+) registered in room \S+\nroom (\S+): token and store keys in (\S+)\nstack ready/ });
+  const [, storeUrl, serverUrl, workerId, room, secretsFile] = p.line;
+  return { p, storeUrl, serverUrl, workerId, room, secretsFile };
 }
 
-test('sleap-rtc stack runs store + server on one data folder, keeps its secrets, stops on SIGTERM', async () => {
+test('sleap-rtc stack runs store + server + worker on one data folder, keeps its secrets, stops on SIGTERM', async () => {
   const data = mkdtempSync(join(tmpdir(), 'stack-'));
   try {
     const s = await startStack(data);
@@ -34,6 +34,7 @@ test('sleap-rtc stack runs store + server on one data folder, keeps its secrets,
     // A second start on the same folder reuses the secrets and still serves the object.
     const again = await startStack(data);
     assert.deepEqual(JSON.parse(readFileSync(again.secretsFile, 'utf8')), secrets);
+    assert.equal(again.workerId, s.workerId, 'the worker keeps its peer id across restarts');
     const dl = await (await fetch(`${again.serverUrl}/api/request-download`, { method: 'POST', headers: auth, body: JSON.stringify({ key: done.s3_path }) })).json();
     const got = Buffer.from(await (await fetch(dl.url)).arrayBuffer());
     assert.equal(createHash('sha256').update(got).digest('hex'), createHash('sha256').update(body).digest('hex'));
