@@ -69,6 +69,51 @@ commonOptions(
   await runStack(opts);
 });
 
+/** A live lock (another agent or upload on this data folder) exits 2, like a usage error. */
+const lockExit = (e: unknown): never => {
+  if (e instanceof AppError && e.code === 'conflict' && e.details?.lock) {
+    process.stderr.write(`sleap-rtc: ${e.message}\n`);
+    process.exit(2);
+  }
+  throw e;
+};
+
+const uploadClientOptions = (cmd: Command): Command =>
+  cmd
+    .option('--data <dir>', 'data folder; the ledger and lock live in <data>/agent (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
+    .option('--server <url>', 'backend URL, e.g. http://127.0.0.1:8080 (or SLEAP_RTC_SERVER)')
+    .option('--room-token <token>', 'room token (better: env SLEAP_RTC_ROOM_TOKEN)')
+    .option('--stack-secrets <file>', "the stack's stack-secrets.json, to take the room token from")
+    .option('--concurrency <n>', 'parts in flight at once (default 4)')
+    .option('--part-size <bytes>', 'multipart part size (default 8388608, 8 MiB)');
+
+commonOptions(
+  uploadClientOptions(
+    program
+      .command('agent')
+      .description('run the local agent: token-protected HTTP API on 127.0.0.1 for uploads, watched folders and events')
+      .option('--port <n>', 'TCP port on 127.0.0.1; 0 picks a free one (default 8765)')
+      .option('--allowed-origins <list>', 'browser origins allowed to call the API, comma-separated (default none)')
+      .option('--watch-stability <seconds>', 'how long a watched file must stay unchanged before it is uploaded (default 1)'),
+  ),
+).action(async (opts: Record<string, unknown>) => {
+  const { runAgent } = await import('./agent/main.js');
+  await runAgent(opts).catch(lockExit);
+});
+
+commonOptions(
+  uploadClientOptions(
+    program
+      .command('upload')
+      .description('upload a dataset (.slp, .pkg.slp, .zip or a folder) with progress; run it again after an interruption to resume')
+      .argument('<path>', 'the dataset to upload')
+      .option('--json', 'print one JSON object {upload_id, key, bucket, size, sha256} on stdout at the end'),
+  ),
+).action(async (path: string, opts: Record<string, unknown>) => {
+  const { runUpload } = await import('./agent/uploadCommand.js');
+  await runUpload(path, opts).catch(lockExit);
+});
+
 commonOptions(
   program
     .command('worker')

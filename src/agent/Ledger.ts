@@ -1,0 +1,196 @@
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { Low } from 'lowdb';
+import { DataFile } from 'lowdb/node';
+import type { DonePart, UploadSession } from '../core/transfer/index.js';
+import type { UploadState } from '../core/schemas/agent.js';
+
+/**
+ * The agent's upload ledger: `<data>/agent/ledger.json`, kept with lowdb (atomic writes through
+ * steno: temp file + rename, so a kill -9 leaves the old or the new file, never half of one).
+ *
+ * Parts are recorded in memory at once and written coalesced: a state change (session created,
+ * file done, upload state) is written now; part records at most every `minIntervalMs` (200 ms),
+ * and never more often than keeps writes under `maxShare` of wall time (the interval stretches
+ * to `lastWriteMs / maxShare` when the ledger grows large). A part finished but not yet written
+ * when the process dies is not lost work: resume trusts ListParts, and MD5-matching parts S3
+ * holds are reused.
+ */
+export interface FileFingerprint {
+  size: number;
+  mtimeMs: number;
+  /** SHA-256 of the first and last MiB. */
+  edges: string;
+}
+
+export interface LedgerFile {
+  path: string;
+  relativePath: string;
+  fingerprint?: FileFingerprint;
+  session?: UploadSession;
+  sha256?: string;
+  /** Finished parts by part number. */
+  parts: Record<string, Omit<DonePart, 'partNumber'>>;
+  done?: { key: string; bucket: string; s3Path: string; etag: string; size: number; sha256?: string };
+}
+
+export interface LedgerUpload {
+  id: string;
+  path: string;
+  dataset: 'file' | 'folder';
+  state: UploadState;
+  createdAt: string;
+  updatedAt: string;
+  size: number;
+  warnings: string[];
+  error?: { code: string; message: string };
+  prefixId?: string;
+  files: LedgerFile[];
+  /** The manifest of a folder dataset (uploaded last). */
+  manifest?: LedgerFile;
+  /** Who asked: 'api', 'cli' or 'watch'. */
+  origin: string;
+}
+
+export interface LedgerWatch {
+  path: string;
+  autoUpload: boolean;
+}
+
+export interface LedgerData {
+  version: 1;
+  uploads: Record<string, LedgerUpload>;
+  watches: LedgerWatch[];
+}
+
+export interface LedgerStats {
+  writes: number;
+  /** Wall time spent in serialising and writing, in ms. */
+  writeMs: number;
+  /** Time spent in the synchronous record calls (addPart, ...), in ms. */
+  recordMs: number;
+}
+
+export class Ledger {
+  private readonly db: Low<LedgerData>;
+  private timer?: NodeJS.Timeout;
+  private writing?: Promise<void>;
+  private dirty = false;
+  private lastWriteEnd = 0;
+  private lastWriteMs = 0;
+  readonly stats: LedgerStats = { writes: 0, writeMs: 0, recordMs: 0 };
+
+  private constructor(
+    readonly file: string,
+    private readonly o: { minIntervalMs: number; maxShare: number },
+  ) {
+    this.db = new Low<LedgerData>(new DataFile<LedgerData>(file, { parse: JSON.parse, stringify: (d) => JSON.stringify(d) }), { version: 1, uploads: {}, watches: [] });
+  }
+
+  static async open(file: string, o: { minIntervalMs?: number; maxShare?: number } = {}): Promise<Ledger> {
+    mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
+    const l = new Ledger(file, { minIntervalMs: o.minIntervalMs ?? 200, maxShare: o.maxShare ?? 0.01 });
+    await l.db.read();
+    l.db.data.uploads ??= {};
+    l.db.data.watches ??= [];
+    return l;
+  }
+
+  get data(): LedgerData {
+    return this.db.data;
+  }
+
+  upload(id: string): LedgerUpload | undefined {
+    return this.db.data.uploads[id];
+  }
+
+  uploads(): LedgerUpload[] {
+    return Object.values(this.db.data.uploads).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Adds or replaces an upload record and writes now. */
+  async putUpload(u: LedgerUpload): Promise<void> {
+    this.db.data.uploads[u.id] = u;
+    await this.flush();
+  }
+
+  async removeUpload(id: string): Promise<void> {
+    delete this.db.data.uploads[id];
+    await this.flush();
+  }
+
+  /** Changes an upload in place; `now` writes at once (state changes), otherwise coalesced. */
+  async update(id: string, fn: (u: LedgerUpload) => void, now = true): Promise<void> {
+    const u = this.db.data.uploads[id];
+    if (!u) return;
+    fn(u);
+    u.updatedAt = new Date().toISOString();
+    if (now) await this.flush();
+    else this.schedule();
+  }
+
+  /** Records a finished part (coalesced write). */
+  addPart(file: LedgerFile, part: DonePart): void {
+    const t0 = performance.now();
+    file.parts[String(part.partNumber)] = { etag: part.etag, size: part.size, ...(part.checksum ? { checksum: part.checksum } : {}) };
+    this.schedule();
+    this.stats.recordMs += performance.now() - t0;
+  }
+
+  doneParts(file: LedgerFile): DonePart[] {
+    return Object.entries(file.parts).map(([n, p]) => ({ partNumber: Number(n), ...p }));
+  }
+
+  async setWatches(w: LedgerWatch[]): Promise<void> {
+    this.db.data.watches = w;
+    await this.flush();
+  }
+
+  /** Schedules a coalesced write. */
+  schedule(): void {
+    this.dirty = true;
+    if (this.timer || this.writing) return;
+    const interval = Math.max(this.o.minIntervalMs, this.lastWriteMs / this.o.maxShare);
+    const wait = Math.max(0, this.lastWriteEnd + interval - performance.now());
+    this.timer = setTimeout(() => {
+      this.timer = undefined;
+      this.writeOnce().then(
+        () => {
+          if (this.dirty) this.schedule();
+        },
+        () => undefined,
+      );
+    }, wait);
+  }
+
+  /** Writes now (after a write in progress); resolves once the file holds the current state. */
+  async flush(): Promise<void> {
+    this.dirty = true;
+    if (this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
+    while (this.dirty) await this.writeOnce();
+  }
+
+  private async writeOnce(): Promise<void> {
+    if (this.writing) return this.writing;
+    this.dirty = false;
+    const t0 = performance.now();
+    this.writing = this.db.write().finally(() => {
+      const t1 = performance.now();
+      this.lastWriteMs = t1 - t0;
+      this.lastWriteEnd = t1;
+      this.stats.writes++;
+      this.stats.writeMs += t1 - t0;
+      this.writing = undefined;
+    });
+    return this.writing;
+  }
+
+  /** Writes what is pending and stops the timer. */
+  async close(): Promise<void> {
+    if (this.timer || this.dirty) await this.flush();
+    else if (this.writing) await this.writing;
+  }
+}

@@ -1,0 +1,46 @@
+import { readFileSync } from 'node:fs';
+import { z } from 'zod';
+import { portSchema } from '../core/config.js';
+import { AppError } from '../core/errors.js';
+import { MAX_PART_SIZE, MIN_PART_SIZE } from '../core/schemas/backend.js';
+
+const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter(Boolean));
+
+/** Shared by `sleap-rtc agent` and `sleap-rtc upload`: how to reach the backend, and the data folder. */
+export const uploadClientSchema = z.object({
+  data: z.string().min(1).optional(),
+  server: z.string().url('the backend URL, e.g. http://127.0.0.1:8080 (--server or SLEAP_RTC_SERVER)'),
+  /** The room token (better by env SLEAP_RTC_ROOM_TOKEN than on a command line). */
+  roomToken: z.string().min(16).optional(),
+  /** The stack's secrets JSON ({room_token, ...}), instead of --room-token. */
+  stackSecrets: z.string().optional(),
+  concurrency: z.coerce.number().int().min(1).max(64).default(4),
+  partSize: z.coerce.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE).default(8 * 1024 * 1024),
+});
+
+export const agentConfigSchema = uploadClientSchema.extend({
+  port: portSchema.default(8765),
+  /** Browser origins allowed to call the API ("http://localhost:3000,..."); default none. */
+  allowedOrigins: list.optional(),
+  /** Seconds a watched file must stay unchanged before it is uploaded. */
+  watchStability: z.coerce.number().min(0.05).max(600).default(1),
+});
+export type AgentConfig = z.infer<typeof agentConfigSchema>;
+export type UploadClientConfig = z.infer<typeof uploadClientSchema>;
+
+/** The room token: --room-token / SLEAP_RTC_ROOM_TOKEN, else the stack's secrets file. */
+export function resolveRoomToken(cfg: Pick<UploadClientConfig, 'roomToken' | 'stackSecrets'>): string {
+  if (cfg.roomToken) return cfg.roomToken;
+  if (cfg.stackSecrets) {
+    let parsed: unknown;
+    try {
+      parsed = JSON.parse(readFileSync(cfg.stackSecrets, 'utf8'));
+    } catch (e) {
+      throw new AppError('config_invalid', `cannot read --stack-secrets ${cfg.stackSecrets}: ${(e as Error).message}`);
+    }
+    const r = z.object({ room_token: z.string().min(16) }).safeParse(parsed);
+    if (!r.success) throw new AppError('config_invalid', `--stack-secrets ${cfg.stackSecrets} has no room_token; give the stack's stack-secrets.json`);
+    return r.data.room_token;
+  }
+  throw new AppError('config_invalid', 'no room token: set SLEAP_RTC_ROOM_TOKEN (or --room-token), or give --stack-secrets <data>/stack-secrets.json');
+}

@@ -1,0 +1,144 @@
+import { createHash } from 'node:crypto';
+import { constants } from 'node:fs';
+import { access, open, readdir, stat } from 'node:fs/promises';
+import { basename, join, relative, resolve, sep } from 'node:path';
+import { AppError } from '../core/errors.js';
+import { checkHdf5File } from '../core/slp/index.js';
+import type { FileFingerprint } from './Ledger.js';
+
+/**
+ * What `sleap-rtc upload` and the agent accept: a `.slp` / `.pkg.slp` (HDF5), a `.zip`, or a
+ * folder (uploaded as one object per file under one prefix, with a manifest last). Files that
+ * are not what their name claims are refused with a message saying what is wrong.
+ */
+export interface DatasetFile {
+  path: string;
+  /** Key suffix under the dataset prefix ("/"-separated). */
+  relativePath: string;
+  size: number;
+}
+
+export interface Dataset {
+  kind: 'file' | 'folder';
+  path: string;
+  files: DatasetFile[];
+  size: number;
+}
+
+const ZIP_SIGNATURES = [Buffer.from('PK\x03\x04', 'latin1'), Buffer.from('PK\x05\x06', 'latin1')];
+
+export function datasetKindOf(name: string): 'slp' | 'zip' | undefined {
+  const n = name.toLowerCase();
+  if (n.endsWith('.slp')) return 'slp';
+  if (n.endsWith('.zip')) return 'zip';
+  return undefined;
+}
+
+async function readable(path: string): Promise<void> {
+  try {
+    await access(path, constants.R_OK);
+    // access() answers for the real uid; reading a byte proves it (root, odd file systems).
+    const fh = await open(path, 'r');
+    await fh.close();
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT') throw new AppError('not_found', `${path} does not exist; check the path`);
+    if (code === 'EACCES' || code === 'EPERM') throw new AppError('forbidden', `${path} cannot be read by this user (${code}); fix its permissions (chmod u+r) or run as its owner`);
+    throw new AppError('bad_request', `${path} cannot be read: ${code ?? (e as Error).message}`, { cause: e });
+  }
+}
+
+/** Refuses a file that is not what its name claims. */
+export async function checkDatasetFile(path: string): Promise<void> {
+  await readable(path);
+  const kind = datasetKindOf(path);
+  if (kind === 'slp') {
+    await checkHdf5File(path);
+    return;
+  }
+  if (kind === 'zip') {
+    const fh = await open(path, 'r');
+    try {
+      const buf = Buffer.alloc(4);
+      const { bytesRead } = await fh.read(buf, 0, 4, 0);
+      if (bytesRead < 4 || !ZIP_SIGNATURES.some((s) => s.equals(buf))) {
+        throw new AppError('bad_request', `${path} is not a zip archive (no PK signature at its start); give a real .zip, a .slp / .pkg.slp, or a folder`);
+      }
+    } finally {
+      await fh.close();
+    }
+    return;
+  }
+  throw new AppError('bad_request', `${path} is not a dataset: give a .slp or .pkg.slp labels file, a .zip, or a folder holding them`);
+}
+
+async function walk(root: string, dir: string, out: DatasetFile[]): Promise<void> {
+  let entries;
+  try {
+    entries = await readdir(dir, { withFileTypes: true });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new AppError(code === 'EACCES' ? 'forbidden' : 'bad_request', `the folder ${dir} cannot be listed (${code}); fix its permissions`, { cause: e });
+  }
+  for (const ent of entries.sort((a, b) => a.name.localeCompare(b.name))) {
+    if (ent.name.startsWith('.')) continue;
+    const p = join(dir, ent.name);
+    if (ent.isDirectory()) await walk(root, p, out);
+    else if (ent.isFile()) {
+      await readable(p);
+      out.push({ path: p, relativePath: relative(root, p).split(sep).join('/'), size: (await stat(p)).size });
+    }
+  }
+}
+
+/** Resolves and validates a dataset path. */
+export async function resolveDataset(input: string): Promise<Dataset> {
+  const path = resolve(input);
+  let st;
+  try {
+    st = await stat(path);
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    if (code === 'ENOENT' || code === 'ENOTDIR') throw new AppError('not_found', `${path} does not exist; check the path`);
+    throw new AppError(code === 'EACCES' ? 'forbidden' : 'bad_request', `${path} cannot be read (${code}); fix its permissions or the path`, { cause: e });
+  }
+  if (st.isFile()) {
+    await checkDatasetFile(path);
+    return { kind: 'file', path, files: [{ path, relativePath: basename(path), size: st.size }], size: st.size };
+  }
+  if (!st.isDirectory()) throw new AppError('bad_request', `${path} is neither a regular file nor a folder`);
+  const files: DatasetFile[] = [];
+  await walk(path, path, files);
+  const labels = files.filter((f) => datasetKindOf(f.path) !== undefined);
+  if (labels.length === 0) {
+    throw new AppError('bad_request', `the folder ${path} holds no dataset: put .slp / .pkg.slp labels files (or a .zip) in it, or give the path of one file`);
+  }
+  for (const f of labels) await checkDatasetFile(f.path);
+  return { kind: 'folder', path, files, size: files.reduce((s, f) => s + f.size, 0) };
+}
+
+const EDGE = 1024 * 1024;
+
+/** size, mtime and a SHA-256 of the first and last MiB: cheap, and enough to tell a changed file. */
+export async function fingerprint(path: string): Promise<FileFingerprint> {
+  const fh = await open(path, 'r');
+  try {
+    const st = await fh.stat();
+    const h = createHash('sha256');
+    const head = Buffer.alloc(Math.min(EDGE, st.size));
+    await fh.read(head, 0, head.length, 0);
+    h.update(head);
+    if (st.size > EDGE) {
+      const tail = Buffer.alloc(Math.min(EDGE, st.size - EDGE));
+      await fh.read(tail, 0, tail.length, st.size - tail.length);
+      h.update(tail);
+    }
+    return { size: st.size, mtimeMs: st.mtimeMs, edges: h.digest('hex') };
+  } finally {
+    await fh.close();
+  }
+}
+
+export function sameFingerprint(a: FileFingerprint | undefined, b: FileFingerprint): boolean {
+  return !!a && a.size === b.size && a.mtimeMs === b.mtimeMs && a.edges === b.edges;
+}

@@ -1,0 +1,114 @@
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { join } from 'node:path';
+import express from 'express';
+import { loadConfig } from '../core/config.js';
+import { createLogger, setLogLevel, type Logger, type LogLevel } from '../core/log.js';
+import { dataHome } from '../core/paths.js';
+import { runUntilSignal } from '../core/service.js';
+import { BackendClient } from '../core/transfer/index.js';
+import { agentConfigSchema, resolveRoomToken, type AgentConfig } from './config.js';
+import { Ledger } from './Ledger.js';
+import { acquireLock } from './lock.js';
+import { openApiDocument } from './openapi.js';
+import { agentErrors, agentRoutes } from './routes.js';
+import { hostGuard, originGuard, tokenGuard } from './security.js';
+import { UploadManager } from './UploadManager.js';
+import { Watches } from './Watches.js';
+
+export interface RunningAgent {
+  url: string;
+  port: number;
+  tokenFile: string;
+  close(): Promise<void>;
+}
+
+/** `<data>/agent/token`: made once (0600), then reused so that clients keep working across restarts. */
+export function agentToken(dir: string): { token: string; file: string } {
+  const file = join(dir, 'token');
+  try {
+    return { token: readFileSync(file, 'utf8').trim(), file };
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
+  }
+  const token = randomBytes(32).toString('base64url');
+  try {
+    writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
+  } catch (e) {
+    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { token: readFileSync(file, 'utf8').trim(), file };
+    throw e;
+  }
+  return { token, file };
+}
+
+/** The opened state every upload front end shares (agent and `sleap-rtc upload`): lock, ledger, manager. */
+export async function openUploads(cfg: Pick<AgentConfig, 'data' | 'server' | 'roomToken' | 'stackSecrets' | 'concurrency' | 'partSize'>, log: Logger, what: string) {
+  const roomToken = resolveRoomToken(cfg);
+  const dir = join(dataHome(cfg.data, process.env), 'agent');
+  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  const lock = acquireLock(join(dir, 'agent.lock'), what);
+  try {
+    const ledger = await Ledger.open(join(dir, 'ledger.json'));
+    const backend = new BackendClient({ baseUrl: cfg.server, token: roomToken });
+    const uploads = new UploadManager({ ledger, backend, manifestDir: join(dir, 'manifests'), concurrency: cfg.concurrency, partSize: cfg.partSize, log });
+    return { dir, lock, ledger, uploads };
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+export async function startAgent(cfg: AgentConfig, log: Logger = createLogger('agent')): Promise<RunningAgent> {
+  const { dir, lock, ledger, uploads } = await openUploads(cfg, log, 'the agent');
+  const { token, file: tokenFile } = agentToken(dir);
+  const watches = new Watches({ ledger, uploads, log: log.child('watch'), stabilityMs: cfg.watchStability * 1000 });
+  let port = cfg.port;
+  const app = express();
+  app.disable('x-powered-by');
+  app.set('query parser', 'simple');
+  app.use(hostGuard(() => port), originGuard(cfg.allowedOrigins ?? []));
+  app.get('/openapi.json', (_req, res) => void res.json(openApiDocument(`http://127.0.0.1:${port}`)));
+  app.use('/api', tokenGuard(token, tokenFile), express.json({ limit: '64kb' }), agentRoutes({ uploads, watches, log }));
+  app.use((req, res) => void res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } }));
+  app.use(agentErrors(log));
+  let http: Server;
+  try {
+    http = app.listen(cfg.port, '127.0.0.1');
+    await new Promise<void>((resolve, reject) => {
+      http.once('listening', resolve);
+      http.once('error', reject);
+    });
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+  port = (http.address() as AddressInfo).port;
+  uploads.resumeUnfinished();
+  await watches.restore();
+  return {
+    url: `http://127.0.0.1:${port}`,
+    port,
+    tokenFile,
+    close: async () => {
+      await watches.close();
+      await uploads.close();
+      await new Promise<void>((resolve) => {
+        http.close(() => resolve());
+        http.closeAllConnections();
+      });
+      lock.release();
+    },
+  };
+}
+
+export async function runAgent(flags: Record<string, unknown>): Promise<void> {
+  const { config, logLevel, ...rest } = flags;
+  if (logLevel) setLogLevel(logLevel as LogLevel);
+  const cfg = loadConfig(agentConfigSchema, { flags: rest, env: process.env, file: config as string | undefined });
+  const log = createLogger('agent');
+  const agent = await startAgent(cfg, log);
+  process.stdout.write(`agent listening on ${agent.url} (token in ${agent.tokenFile})\n`);
+  await runUntilSignal(agent, log);
+}

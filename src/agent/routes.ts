@@ -1,0 +1,67 @@
+import express, { type ErrorRequestHandler, type Request, type Router } from 'express';
+import type { z } from 'zod';
+import { AppError, isAppError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
+import { createUploadBody, createWatchBody, deleteWatchBody } from '../core/schemas/agent.js';
+import type { UploadManager } from './UploadManager.js';
+import type { Watches } from './Watches.js';
+
+function parse<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
+  const r = schema.safeParse(req.body ?? {});
+  if (!r.success) throw new AppError('bad_request', `invalid request body: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
+  return r.data;
+}
+
+const watchView = (w: { path: string; autoUpload: boolean }) => ({ path: w.path, auto_upload: w.autoUpload });
+
+/** /api/* of the agent (mounted behind the Host, Origin and token guards). */
+export function agentRoutes(o: { uploads: UploadManager; watches: Watches; log: Logger }): Router {
+  const r = express.Router();
+  r.post('/uploads', async (req, res) => {
+    const body = parse(createUploadBody, req);
+    res.status(201).json(await o.uploads.create(body.path, 'api'));
+  });
+  r.get('/uploads', (_req, res) => void res.json({ uploads: o.uploads.list() }));
+  r.get('/uploads/:id', (req, res) => void res.json(o.uploads.get(req.params.id)));
+  r.post('/uploads/:id/pause', async (req, res) => void res.json(await o.uploads.pause(req.params.id)));
+  r.post('/uploads/:id/resume', async (req, res) => void res.json(await o.uploads.resume(req.params.id)));
+  r.delete('/uploads/:id', async (req, res) => {
+    await o.uploads.remove(req.params.id);
+    res.status(204).end();
+  });
+  r.get('/events', (req, res) => {
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
+    res.write(': sleap-rtc agent events\n\n');
+    let seq = 0;
+    const off = o.uploads.onDidChange((e) => void res.write(`id: ${++seq}\nevent: upload\ndata: ${JSON.stringify(e)}\n\n`));
+    const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
+    req.on('close', () => {
+      off();
+      clearInterval(ping);
+    });
+  });
+  r.post('/watches', async (req, res) => {
+    const body = parse(createWatchBody, req);
+    res.status(201).json(watchView(await o.watches.add(body.path, body.auto_upload)));
+  });
+  r.get('/watches', (_req, res) => void res.json({ watches: o.watches.list().map(watchView) }));
+  r.delete('/watches', async (req, res) => {
+    await o.watches.remove(parse(deleteWatchBody, req).path);
+    res.status(204).end();
+  });
+  return r;
+}
+
+/** Maps AppError codes to statuses; hides internals of 5xx. */
+export function agentErrors(log: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    const bodyErr = err as { type?: string; message?: string };
+    let e: AppError;
+    if (isAppError(err)) e = err;
+    else if (bodyErr?.type === 'entity.parse.failed') e = new AppError('bad_request', `the request body is not valid JSON: ${bodyErr.message}`);
+    else if (bodyErr?.type === 'entity.too.large') e = new AppError('too_large', 'the request body is too large');
+    else e = new AppError('internal', 'internal error', { cause: err });
+    if (e.status >= 500) log.error('request failed', { method: req.method, path: req.path, code: e.code, error: String((e.cause as Error | undefined)?.message ?? e.message) });
+    res.status(e.status).json({ error: { code: e.code, message: e.code === 'internal' ? 'internal error: see the agent log' : e.message } });
+  };
+}
