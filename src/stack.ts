@@ -1,12 +1,12 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { loadConfig, portSchema } from './core/config.js';
-import { AppError } from './core/errors.js';
 import { createLogger, setLogLevel, type LogLevel } from './core/log.js';
 import { dataHome } from './core/paths.js';
 import { runUntilSignal, type Service } from './core/service.js';
+import { readStackSecrets, type StackSecrets } from './core/stackSecrets.js';
 import { startServer } from './server/main.js';
 import { startStore } from './store/main.js';
 import { workerConfigSchema } from './worker/config.js';
@@ -26,16 +26,12 @@ export const stackConfigSchema = z.object({
   room: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('lab'),
 });
 
-const secretsSchema = z.object({ access_key: z.string(), secret_key: z.string(), room_id: z.string(), room_token: z.string() });
-export type StackSecrets = z.infer<typeof secretsSchema>;
 
 /** Reads the stack's secrets, creating them on first use (atomically, readable only by the owner). */
 export function stackSecrets(dir: string, room: string): { file: string; secrets: StackSecrets } {
   const file = join(dir, 'stack-secrets.json');
   try {
-    const parsed = secretsSchema.safeParse(JSON.parse(readFileSync(file, 'utf8')));
-    if (!parsed.success) throw new AppError('config_invalid', `${file} is not a valid secrets file: delete it and start again to make a new one`);
-    return { file, secrets: parsed.data };
+    return { file, secrets: readStackSecrets(file) };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }

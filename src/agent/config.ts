@@ -1,7 +1,7 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { portSchema } from '../core/config.js';
 import { AppError } from '../core/errors.js';
+import { readSecretsFlag } from '../core/stackSecrets.js';
 import { MAX_PART_SIZE, MIN_PART_SIZE } from '../core/schemas/backend.js';
 
 const list = z.union([z.string(), z.array(z.string())]).transform((v) => (typeof v === 'string' ? v.split(',') : v).map((s) => s.trim()).filter(Boolean));
@@ -31,16 +31,6 @@ export type UploadClientConfig = z.infer<typeof uploadClientSchema>;
 /** The room token: --room-token / SLEAP_RTC_ROOM_TOKEN, else the stack's secrets file. */
 export function resolveRoomToken(cfg: Pick<UploadClientConfig, 'roomToken' | 'stackSecrets'>): string {
   if (cfg.roomToken) return cfg.roomToken;
-  if (cfg.stackSecrets) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(cfg.stackSecrets, 'utf8'));
-    } catch (e) {
-      throw new AppError('config_invalid', `cannot read --stack-secrets ${cfg.stackSecrets}: ${(e as Error).message}`);
-    }
-    const r = z.object({ room_token: z.string().min(16) }).safeParse(parsed);
-    if (!r.success) throw new AppError('config_invalid', `--stack-secrets ${cfg.stackSecrets} has no room_token; give the stack's stack-secrets.json`);
-    return r.data.room_token;
-  }
+  if (cfg.stackSecrets) return readSecretsFlag(cfg.stackSecrets).room_token;
   throw new AppError('config_invalid', 'no room token: set SLEAP_RTC_ROOM_TOKEN (or --room-token), or give --stack-secrets <data>/stack-secrets.json');
 }

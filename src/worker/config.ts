@@ -1,6 +1,6 @@
-import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AppError } from '../core/errors.js';
+import { readSecretsFlag, type StackSecrets } from '../core/stackSecrets.js';
 import { trainerKind } from '../core/schemas/jobs.js';
 import { roomIdSchema } from '../core/schemas/signaling.js';
 
@@ -46,22 +46,9 @@ export interface ResolvedSecrets {
   s3SecretKey: string;
 }
 
-const stackSecretsFile = z.object({ access_key: z.string(), secret_key: z.string(), room_id: z.string(), room_token: z.string() });
-
 /** Room, token and S3 keys from the config, completed by a stack secrets file; each one required. */
 export function resolveSecrets(cfg: WorkerConfig): ResolvedSecrets {
-  let fromFile: z.infer<typeof stackSecretsFile> | undefined;
-  if (cfg.stackSecrets) {
-    let parsed: unknown;
-    try {
-      parsed = JSON.parse(readFileSync(cfg.stackSecrets, 'utf8'));
-    } catch (e) {
-      throw new AppError('config_invalid', `cannot read --stack-secrets ${cfg.stackSecrets}: ${(e as Error).message}`);
-    }
-    const r = stackSecretsFile.safeParse(parsed);
-    if (!r.success) throw new AppError('config_invalid', `${cfg.stackSecrets} is not a sleap-rtc stack secrets file (access_key, secret_key, room_id, room_token)`);
-    fromFile = r.data;
-  }
+  const fromFile: StackSecrets | undefined = cfg.stackSecrets ? readSecretsFlag(cfg.stackSecrets) : undefined;
   const need = (v: string | undefined, what: string): string => {
     if (!v) throw new AppError('config_invalid', `${what} is required`);
     return v;
