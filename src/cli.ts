@@ -58,10 +58,11 @@ commonOptions(
 commonOptions(
   program
     .command('stack')
-    .description('run the whole system on this machine: embedded store + server on 127.0.0.1, one data folder')
+    .description('run the whole system on this machine: embedded store, server, a builtin-trainer worker and the agent on 127.0.0.1, one data folder')
     .option('--data <dir>', 'data folder (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
     .option('--store-port <n>', 'store port; 0 picks a free one (default 9000)')
     .option('--server-port <n>', 'server port; 0 picks a free one (default 8080)')
+    .option('--agent-port <n>', 'agent port; 0 picks a free one (default 8765)')
     .option('--bucket <name>', 'bucket (default sleap-rtc)')
     .option('--room <id>', 'room id created on first start (default lab)'),
 ).action(async (opts: Record<string, unknown>) => {

@@ -7,6 +7,8 @@ import { createLogger, setLogLevel, type LogLevel } from './core/log.js';
 import { dataHome } from './core/paths.js';
 import { runUntilSignal, type Service } from './core/service.js';
 import { readStackSecrets, type StackSecrets } from './core/stackSecrets.js';
+import { agentConfigSchema } from './agent/config.js';
+import { startAgent } from './agent/main.js';
 import { startServer } from './server/main.js';
 import { startStore } from './store/main.js';
 import { workerConfigSchema } from './worker/config.js';
@@ -14,7 +16,8 @@ import { startWorker } from './worker/main.js';
 
 /**
  * `sleap-rtc stack` (what `npm start` runs): every part on loopback with one data folder.
- * Today: the embedded store, the server (backend + signaling) and one builtin-trainer worker.
+ * The embedded store, the server (backend + signaling), one builtin-trainer worker and the local
+ * agent (the extension's and notebooks' API).
  * Credentials and the room token are
  * generated once and kept in `<data>/stack-secrets.json` (mode 0600).
  */
@@ -22,6 +25,7 @@ export const stackConfigSchema = z.object({
   data: z.string().min(1).optional(),
   storePort: portSchema.default(9000),
   serverPort: portSchema.default(8080),
+  agentPort: portSchema.default(8765),
   bucket: z.string().default('sleap-rtc'),
   room: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('lab'),
 });
@@ -74,6 +78,9 @@ export async function runStack(flags: Record<string, unknown>): Promise<void> {
     );
     parts.push({ close: () => worker.close() });
     process.stdout.write(`worker ${worker.peerId} registered in room ${worker.room}\n`);
+    const agent = await startAgent(agentConfigSchema.parse({ data: dir, server: server.url, stackSecrets: file, port: cfg.agentPort }), createLogger('agent'));
+    parts.push(agent);
+    process.stdout.write(`agent listening on ${agent.url} (token in ${agent.tokenFile})\n`);
     process.stdout.write(`room ${secrets.room_id}: token and store keys in ${file}\n`);
     process.stdout.write(`stack ready (data folder ${dir})\n`);
   } catch (e) {

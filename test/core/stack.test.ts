@@ -7,12 +7,14 @@ import { test } from 'node:test';
 import { spawnCli } from '../support/proc.js';
 
 async function startStack(data: string) {
-  const p = await spawnCli(['stack', '--data', data, '--store-port', '0', '--server-port', '0'], { waitFor: /store listening on (\S+)\nserver listening on (\S+)\nworker (\S+) registered in room \S+\nroom (\S+): token and store keys in (\S+)\nstack ready/ });
-  const [, storeUrl, serverUrl, workerId, room, secretsFile] = p.line;
-  return { p, storeUrl, serverUrl, workerId, room, secretsFile };
+  const p = await spawnCli(['stack', '--data', data, '--store-port', '0', '--server-port', '0', '--agent-port', '0'], {
+    waitFor: /store listening on (\S+)\nserver listening on (\S+)\nworker (\S+) registered in room \S+\nagent listening on (\S+) \(token in (\S+)\)\nroom (\S+): token and store keys in (\S+)\nstack ready/,
+  });
+  const [, storeUrl, serverUrl, workerId, agentUrl, agentTokenFile, room, secretsFile] = p.line;
+  return { p, storeUrl, serverUrl, workerId, agentUrl, agentTokenFile, room, secretsFile };
 }
 
-test('sleap-rtc stack runs store + server + worker on one data folder, keeps its secrets, stops on SIGTERM', async () => {
+test('sleap-rtc stack runs store, server, worker and agent on one data folder, keeps its secrets, stops on SIGTERM', async () => {
   const data = mkdtempSync(join(tmpdir(), 'stack-'));
   try {
     const s = await startStack(data);
@@ -20,6 +22,12 @@ test('sleap-rtc stack runs store + server + worker on one data folder, keeps its
     assert.equal(statSync(s.secretsFile).mode & 0o777, 0o600);
     const secrets = JSON.parse(readFileSync(s.secretsFile, 'utf8'));
     assert.equal(secrets.room_id, s.room);
+    assert.equal(s.agentTokenFile, join(data, 'agent', 'token'));
+    assert.equal(statSync(s.agentTokenFile).mode & 0o777, 0o600);
+    const agentToken = readFileSync(s.agentTokenFile, 'utf8').trim();
+    assert.equal((await fetch(`${s.agentUrl}/api/uploads`)).status, 401, 'the agent API needs its token');
+    const listed = await fetch(`${s.agentUrl}/api/uploads`, { headers: { authorization: `Bearer ${agentToken}` } });
+    assert.equal(listed.status, 200);
 
     const body = randomBytes(300_000);
     const auth = { authorization: `Bearer ${secrets.room_token}`, 'content-type': 'application/json' };
