@@ -16,6 +16,7 @@ import { s3Targets, type S3Target } from '../test/support/targets.js';
 import { presignedUpload } from './presignedUpload.js';
 import { cpuSecondsSince, currentRss, peakRss, pidsFromPidFiles, processName, resetPeakRss } from './procStats.js';
 import { writeRandomFile } from './randomFile.js';
+import { execFileSync } from 'node:child_process';
 
 const MiB = 1024 * 1024;
 const RSS_GOAL_MIB = 150;
@@ -203,6 +204,9 @@ export async function main(args: string[]): Promise<number> {
     await writeRandomFile(file, o.sizeMib * MiB);
     console.error(`generated ${o.sizeMib} MiB of random bytes in ${((performance.now() - g0) / 1000).toFixed(1)} s`);
     for (const factory of factories) {
+      // Flush dirty pages first (the fresh source file, the previous target's objects), so that
+      // no target pays for another's write-back.
+      execFileSync('sync');
       console.error(`starting ${factory.name} ...`);
       let target: S3Target | undefined;
       try {

@@ -18,7 +18,6 @@ await build({
   format: 'esm',
   sourcemap: true,
   packages: 'external',
-  banner: { js: '' },
   logLevel: 'warning',
 });
 // The shebang goes on the entry only (a banner would put it in every chunk).
