@@ -2,8 +2,8 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadConfig, portSchema } from './core/config.js';
-import { createLogger, setLogLevel, type LogLevel } from './core/log.js';
+import { loadCommandConfig, portSchema } from './core/config.js';
+import { createLogger } from './core/log.js';
 import { dataHome } from './core/paths.js';
 import { runUntilSignal, type Service } from './core/service.js';
 import { readStackSecrets, type StackSecrets } from './core/stackSecrets.js';
@@ -48,9 +48,7 @@ export function stackSecrets(dir: string, room: string): { file: string; secrets
 }
 
 export async function runStack(flags: Record<string, unknown>): Promise<void> {
-  const { config, logLevel, ...rest } = flags;
-  if (logLevel) setLogLevel(logLevel as LogLevel);
-  const cfg = loadConfig(stackConfigSchema, { flags: rest, env: process.env, file: config as string | undefined });
+  const cfg = loadCommandConfig(stackConfigSchema, flags);
   const dir = dataHome(cfg.data, process.env);
   const log = createLogger('stack', { data: dir });
   const { file, secrets } = stackSecrets(dir, cfg.room);

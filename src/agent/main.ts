@@ -4,8 +4,8 @@ import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
-import { loadConfig } from '../core/config.js';
-import { createLogger, setLogLevel, type Logger, type LogLevel } from '../core/log.js';
+import { loadCommandConfig } from '../core/config.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { dataHome } from '../core/paths.js';
 import { runUntilSignal } from '../core/service.js';
 import { BackendClient } from '../core/transfer/index.js';
@@ -104,9 +104,7 @@ export async function startAgent(cfg: AgentConfig, log: Logger = createLogger('a
 }
 
 export async function runAgent(flags: Record<string, unknown>): Promise<void> {
-  const { config, logLevel, ...rest } = flags;
-  if (logLevel) setLogLevel(logLevel as LogLevel);
-  const cfg = loadConfig(agentConfigSchema, { flags: rest, env: process.env, file: config as string | undefined });
+  const cfg = loadCommandConfig(agentConfigSchema, flags);
   const log = createLogger('agent');
   const agent = await startAgent(cfg, log);
   process.stdout.write(`agent listening on ${agent.url} (token in ${agent.tokenFile})\n`);

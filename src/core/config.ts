@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { z } from 'zod';
 import { AppError } from './errors.js';
+import { setLogLevel, type LogLevel } from './log.js';
 
 /**
  * Each process builds its configuration here, once, at its entry point:
@@ -49,3 +50,14 @@ export function loadConfig<S extends z.ZodObject>(schema: S, src: ConfigSources)
 
 /** Port numbers given as strings by env or flags. 0 picks a free port. */
 export const portSchema = z.coerce.number().int().min(0).max(65535);
+
+/**
+ * What every subcommand's entry point does first: the common flags (`--config`, `--log-level`)
+ * are taken out, the log level set, and the rest loaded with `schema` from flags, environment
+ * and the config file.
+ */
+export function loadCommandConfig<S extends z.ZodObject>(schema: S, flags: Record<string, unknown>, env: NodeJS.ProcessEnv = process.env): z.infer<S> {
+  const { config, logLevel, ...rest } = flags;
+  if (logLevel) setLogLevel(logLevel as LogLevel);
+  return loadConfig(schema, { flags: rest, env, file: config as string | undefined });
+}

@@ -1,8 +1,8 @@
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
-import { loadConfig } from '../core/config.js';
-import { createLogger, setLogLevel, type Logger, type LogLevel } from '../core/log.js';
+import { loadCommandConfig } from '../core/config.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { makeS3Client } from '../core/s3client.js';
 import { runUntilSignal } from '../core/service.js';
 import { backendRoutes } from './backendRoutes.js';
@@ -91,9 +91,7 @@ async function ensureBucket(s3: ReturnType<typeof makeS3Client>, bucket: string,
 }
 
 export async function runServer(flags: Record<string, unknown>): Promise<void> {
-  const { config, logLevel, ...rest } = flags;
-  if (logLevel) setLogLevel(logLevel as LogLevel);
-  const cfg = loadConfig(serverConfigSchema, { flags: rest, env: process.env, file: config as string | undefined });
+  const cfg = loadCommandConfig(serverConfigSchema, flags);
   const log = createLogger('server');
   const server = await startServer(cfg, log);
   process.stdout.write(`listening on ${server.url}\n`);

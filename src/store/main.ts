@@ -1,7 +1,7 @@
 import { join } from 'node:path';
 import { z } from 'zod';
-import { loadConfig, portSchema } from '../core/config.js';
-import { createLogger, setLogLevel, type Logger, type LogLevel } from '../core/log.js';
+import { loadCommandConfig, portSchema } from '../core/config.js';
+import { createLogger, type Logger } from '../core/log.js';
 import { dataHome } from '../core/paths.js';
 import { runUntilSignal } from '../core/service.js';
 import { S3Store } from './S3Store.js';
@@ -59,9 +59,7 @@ export async function startStore(opts: StartStoreOptions): Promise<RunningStore>
 
 /** `sleap-rtc store`: flags > SLEAP_RTC_* environment > --config file. */
 export async function runStore(flags: Record<string, unknown>): Promise<void> {
-  const { config, logLevel, ...rest } = flags;
-  if (logLevel) setLogLevel(logLevel as LogLevel);
-  const cfg = loadConfig(storeConfigSchema, { flags: rest, env: process.env, file: config as string | undefined });
+  const cfg = loadCommandConfig(storeConfigSchema, flags);
   const dataDir = cfg.data ?? join(dataHome(undefined, process.env), 'store');
   const log = createLogger('store');
   const store = await startStore({ dataDir, accessKeyId: cfg.accessKey, secretAccessKey: cfg.secretKey, port: cfg.port, host: cfg.host, region: cfg.region, buckets: cfg.buckets, log });

@@ -1,6 +1,6 @@
 import { join, resolve } from 'node:path';
-import { loadConfig } from '../core/config.js';
-import { createLogger, setLogLevel, type LogLevel } from '../core/log.js';
+import { loadCommandConfig } from '../core/config.js';
+import { createLogger } from '../core/log.js';
 import { dataHome } from '../core/paths.js';
 import { makeS3Client } from '../core/s3client.js';
 import { runUntilSignal } from '../core/service.js';
@@ -14,9 +14,7 @@ import { Worker } from './Worker.js';
 export const WORKER_VERSION = '0.1.0';
 
 export async function runWorker(flags: Record<string, unknown>): Promise<void> {
-  const { config, logLevel, ...rest } = flags;
-  if (logLevel) setLogLevel(logLevel as LogLevel);
-  const cfg = loadConfig(workerConfigSchema, { flags: rest, env: process.env, file: config as string | undefined });
+  const cfg = loadCommandConfig(workerConfigSchema, flags);
   const log = createLogger('worker');
   const worker = await buildWorker(cfg, log, process.env);
   worker.signaling.on('closed', (err) => {
