@@ -76,7 +76,7 @@ export async function runStack(flags: Record<string, unknown>): Promise<void> {
     );
     parts.push({ close: () => worker.close() });
     process.stdout.write(`worker ${worker.peerId} registered in room ${worker.room}\n`);
-    const agent = await startAgent(agentConfigSchema.parse({ data: dir, server: server.url, stackSecrets: file, port: cfg.agentPort }), createLogger('agent'));
+    const agent = await startAgent({ ...agentConfigSchema.parse({ server: server.url, stackSecrets: file, port: cfg.agentPort }), data: dir }, createLogger('agent'));
     parts.push(agent);
     process.stdout.write(`agent listening on ${agent.url} (token in ${agent.tokenFile})\n`);
     process.stdout.write(`room ${secrets.room_id}: token and store keys in ${file}\n`);

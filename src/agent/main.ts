@@ -44,9 +44,9 @@ export function agentToken(dir: string): { token: string; file: string } {
 }
 
 /** The opened state every upload front end shares (agent and `sleap-rtc upload`): lock, ledger, manager. */
-export async function openUploads(cfg: Pick<AgentConfig, 'data' | 'server' | 'roomToken' | 'stackSecrets' | 'concurrency' | 'partSize'>, log: Logger, what: string) {
+export async function openUploads(cfg: Pick<AgentConfig, 'server' | 'roomToken' | 'stackSecrets' | 'concurrency' | 'partSize'> & { data: string }, log: Logger, what: string) {
   const roomToken = resolveRoomToken(cfg);
-  const dir = join(dataHome(cfg.data, process.env), 'agent');
+  const dir = join(cfg.data, 'agent');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const lock = acquireLock(join(dir, 'agent.lock'), what);
   try {
@@ -60,7 +60,7 @@ export async function openUploads(cfg: Pick<AgentConfig, 'data' | 'server' | 'ro
   }
 }
 
-export async function startAgent(cfg: AgentConfig, log: Logger = createLogger('agent')): Promise<RunningAgent> {
+export async function startAgent(cfg: AgentConfig & { data: string }, log: Logger = createLogger('agent')): Promise<RunningAgent> {
   const { dir, lock, ledger, uploads } = await openUploads(cfg, log, 'the agent');
   const { token, file: tokenFile } = agentToken(dir);
   const watches = new Watches({ ledger, uploads, log: log.child('watch'), stabilityMs: cfg.watchStability * 1000 });
@@ -106,7 +106,8 @@ export async function startAgent(cfg: AgentConfig, log: Logger = createLogger('a
 export async function runAgent(flags: Record<string, unknown>): Promise<void> {
   const cfg = loadCommandConfig(agentConfigSchema, flags);
   const log = createLogger('agent');
-  const agent = await startAgent(cfg, log);
+  // The data folder is resolved here, at the entry point, from --data or the environment.
+  const agent = await startAgent({ ...cfg, data: dataHome(cfg.data, process.env) }, log);
   process.stdout.write(`agent listening on ${agent.url} (token in ${agent.tokenFile})\n`);
   await runUntilSignal(agent, log);
 }

@@ -4,6 +4,7 @@ import { AppError } from '../core/errors.js';
 import { createLogger, setLogLevel, type LogLevel } from '../core/log.js';
 import { uploadClientSchema } from './config.js';
 import { resolveDataset } from './datasets.js';
+import { dataHome } from '../core/paths.js';
 import { openUploads } from './main.js';
 import { ProgressBar } from './ProgressBar.js';
 
@@ -19,7 +20,7 @@ export async function runUpload(path: string, flags: Record<string, unknown>): P
   const abs = resolve(path);
   const dataset = await resolveDataset(abs);
   const log = createLogger('upload');
-  const { uploads, ledger, lock } = await openUploads(cfg, log, 'sleap-rtc upload');
+  const { uploads, ledger, lock } = await openUploads({ ...cfg, data: dataHome(cfg.data, process.env) }, log, 'sleap-rtc upload');
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) process.exit(130);
