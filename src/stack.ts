@@ -9,6 +9,7 @@ import { runUntilSignal, type Service } from './core/service.js';
 import { readStackSecrets, type StackSecrets } from './core/stackSecrets.js';
 import { agentConfigSchema } from './agent/config.js';
 import { startAgent } from './agent/main.js';
+import { serverConfigSchema } from './server/config.js';
 import { startServer } from './server/main.js';
 import { startStore } from './store/main.js';
 import { workerConfigSchema } from './worker/config.js';
@@ -64,7 +65,7 @@ export async function runStack(flags: Record<string, unknown>): Promise<void> {
     parts.push(store);
     process.stdout.write(`store listening on ${store.url}\n`);
     const server = await startServer(
-      { port: cfg.serverPort, host: '127.0.0.1', s3Endpoint: store.url, s3Region: 'us-east-1', s3AccessKey: secrets.access_key, s3SecretKey: secrets.secret_key, bucket: cfg.bucket, rooms: { [secrets.room_id]: secrets.room_token }, urlTtl: 3600, partSize: 100 * 1024 * 1024, createBucket: true },
+      serverConfigSchema.parse({ port: cfg.serverPort, s3Endpoint: store.url, s3AccessKey: secrets.access_key, s3SecretKey: secrets.secret_key, bucket: cfg.bucket, rooms: { [secrets.room_id]: secrets.room_token }, createBucket: true }),
       createLogger('server'),
     );
     parts.push(server);

@@ -1,5 +1,4 @@
 import { Router, type Request } from 'express';
-import { z } from 'zod';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { choosePartSize, partCount } from '../core/parts.js';
@@ -40,7 +39,7 @@ export function backendRoutes(o: BackendRoutesOptions): Router {
     const partSize = choosePartSize(body.file_size, body.part_size ?? o.defaultPartSize);
     const count = partCount(body.file_size, partSize);
     const prefixId = body.prefix_id ?? newPrefixId();
-    const key = artifactKey(roomId, body.kind, prefixId, body.relative_path ?? body.file_name);
+    const key = keyInRoom(roomId, backend.bucket, artifactKey(roomId, body.kind, prefixId, body.relative_path ?? body.file_name));
     const metadata: Record<string, string> = { 'file-size': String(body.file_size), 'file-name': encodeURIComponent(body.file_name) };
     if (body.sha256) metadata.sha256 = body.sha256;
     const uploadId = await backend.createUpload(key, { contentType: body.content_type, metadata });
@@ -118,4 +117,3 @@ export function backendRoutes(o: BackendRoutesOptions): Router {
   return r;
 }
 
-export const healthBody = z.object({ ok: z.literal(true) });

@@ -77,11 +77,12 @@ export class Multipart {
         continue;
       }
       const files = await readdir(udir);
+      const fileSet = new Set(files);
       const parts = new Map<number, PartInfo>();
       for (const f of files.filter((f) => /^part-\d+\.json$/.test(f))) {
         try {
           const p = JSON.parse(await readFile(join(udir, f), 'utf8')) as PartInfo;
-          if (files.includes(p.file)) parts.set(p.partNumber, p);
+          if (fileSet.has(p.file)) parts.set(p.partNumber, p);
           else await unlinkQuiet(join(udir, f));
         } catch {
           await unlinkQuiet(join(udir, f));
@@ -136,7 +137,7 @@ export class Multipart {
       const part: PartInfo = { partNumber: n, file: `${n}-${randomId()}.bin`, size: body.size, etag: body.md5, checksums: body.checksums, lastModified: new Date().toISOString() };
       await rename(body.path, join(udir, part.file));
       try {
-        await fsyncDir(udir);
+        // Syncs udir after its rename: that also makes the part file's entry durable.
         await writeJsonAtomic(this.disk.tmpDir, join(udir, `part-${n}.json`), part, udir);
       } catch (e) {
         await unlinkQuiet(join(udir, part.file));

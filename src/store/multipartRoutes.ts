@@ -53,12 +53,14 @@ export async function uploadPart(ctx: Ctx): Promise<void> {
   ctx.startBody();
   const tmp = disk.tmpPath();
   const body = await receiveToFile(ctx.req, plan, tmp, ctx.signal);
+  let part;
   try {
-    const part = await mp.putPart(uploadId, bucket, key, n, { path: tmp, ...body });
-    send(ctx, 200, { etag: quoteEtag(part.etag), ...checksumResponseHeaders(part.checksums) });
-  } finally {
-    await unlinkQuiet(tmp);
+    part = await mp.putPart(uploadId, bucket, key, n, { path: tmp, ...body });
+  } catch (e) {
+    await unlinkQuiet(tmp); // putPart moved it into the upload on success
+    throw e;
   }
+  send(ctx, 200, { etag: quoteEtag(part.etag), ...checksumResponseHeaders(part.checksums) });
 }
 
 export async function listParts(ctx: Ctx): Promise<void> {

@@ -121,7 +121,12 @@ export async function getObject(ctx: Ctx): Promise<void> {
   }
   // readStream pins the segments right after head(): no await has run in between.
   const stream = disk.readStream(bucket, meta, start, end);
-  ctx.res.writeHead(status, headers);
+  try {
+    ctx.res.writeHead(status, headers);
+  } catch (e) {
+    stream.destroy(); // releases the pinned segments
+    throw e;
+  }
   try {
     await pipeline(stream, ctx.res, { signal: ctx.signal });
   } catch (e) {

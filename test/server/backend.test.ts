@@ -119,6 +119,8 @@ for (const factory of s3Targets()) {
         ['/api/request-upload', { body: { file_name: 'x/../y.slp', file_size: 1 } }, /file_name/],
         ['/api/request-upload', { body: { file_name: 'y.slp', file_size: -1 } }, /file_size/],
         ['/api/request-upload', { body: { file_name: 'y.slp', file_size: 1, part_size: 1 } }, /part_size/],
+        // Regression: ".." as prefix_id opened an upload no later call could reach.
+        ['/api/request-upload', { body: { file_name: 'y.slp', file_size: 1, prefix_id: '..' } }, /prefix_id/],
         ['/api/upload-urls', { body: { key: 'rooms/lab/x', upload_id: 'u', part_numbers: [0] } }, /part_numbers/],
         ['/api/complete-upload', { body: { key: 'rooms/lab/x', upload_id: 'u', parts: [{ part_number: 2, etag: 'a' }, { part_number: 1, etag: 'b' }] } }, /ascending/],
       ];

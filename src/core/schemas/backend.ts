@@ -35,7 +35,11 @@ export const requestUploadBody = z.object({
   file_size: z.number().int().min(0).max(MAX_OBJECT_SIZE),
   kind: artifactKind.default('dataset'),
   /** Groups several files under one prefix (a folder dataset, a model's files); the backend makes one when absent. */
-  prefix_id: z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'letters, digits, ".", "_" or "-" (1-128)').optional(),
+  prefix_id: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,128}$/, 'letters, digits, ".", "_" or "-" (1-128)')
+    .refine((s) => s !== '.' && s !== '..', 'not "." or ".."')
+    .optional(),
   /** Sub-path inside the prefix for folder datasets and model folders (e.g. "labels/a.slp"). */
   relative_path: roomRelativeKey.optional(),
   part_size: z.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE).optional(),
