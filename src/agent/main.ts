@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import type { Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
@@ -25,21 +25,23 @@ export interface RunningAgent {
   close(): Promise<void>;
 }
 
-/** `<data>/agent/token`: made once (0600), then reused so that clients keep working across restarts. */
+/**
+ * `<data>/agent/token`: made once (0600), then reused so that clients keep working across
+ * restarts. Written with tmp + rename (the agent holds the data folder's lock), and made anew if
+ * it is empty or cut short, which would otherwise lock every client out.
+ */
 export function agentToken(dir: string): { token: string; file: string } {
   const file = join(dir, 'token');
   try {
-    return { token: readFileSync(file, 'utf8').trim(), file };
+    const token = readFileSync(file, 'utf8').trim();
+    if (token.length >= 32) return { token, file };
   } catch (e) {
     if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
   }
   const token = randomBytes(32).toString('base64url');
-  try {
-    writeFileSync(file, token + '\n', { mode: 0o600, flag: 'wx' });
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code === 'EEXIST') return { token: readFileSync(file, 'utf8').trim(), file };
-    throw e;
-  }
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, token + '\n', { mode: 0o600 });
+  renameSync(tmp, file);
   return { token, file };
 }
 

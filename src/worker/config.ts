@@ -70,3 +70,11 @@ export function signalingUrlOf(server: string): string {
   u.pathname = u.pathname.replace(/\/+$/, '') + '/ws';
   return u.toString();
 }
+
+/**
+ * The environment trainer processes run with: the worker's own, less its secrets (room token,
+ * S3 keys, all SLEAP_RTC_*): a training script has no business with them.
+ */
+export function trainerEnvironment(env: NodeJS.ProcessEnv): NodeJS.ProcessEnv {
+  return Object.fromEntries(Object.entries(env).filter(([k]) => !k.startsWith('SLEAP_RTC_')));
+}

@@ -105,6 +105,21 @@ describe('JobChannel', () => {
     assert.equal(ch.status, 'training');
   });
 
+  test('regression: a listener that throws on job_complete does not leave done hanging', async () => {
+    const ch = new JobChannel('j', { log: silentLogger });
+    const a = new FakeLink();
+    ch.attach(a);
+    ch.onEvent(() => {
+      throw new Error('a broken listener');
+    });
+    const log = new JobEventLog('j');
+    a.deliver(log.appendStatus('accepted'));
+    a.deliver(log.appendFailed({ code: 'training_failed', message: 'x' }));
+    const end = await ch.done;
+    assert.equal(end.type, 'job_failed');
+    assert.equal(ch.lastSeq, 2);
+  });
+
   test('command resolves with its ack; times out; fails when the link dies', async () => {
     const ch = new JobChannel('j', { log: silentLogger, commandTimeoutMs: 50 });
     const link = new FakeLink();
@@ -198,4 +213,10 @@ test('a job cancelled before it started ends at once as cancelled, touching noth
   } finally {
     await rm(dir, { recursive: true, force: true });
   }
+});
+
+test('trainer processes do not inherit the worker\'s secrets', async () => {
+  const { trainerEnvironment } = await import('../../src/worker/config.js');
+  const env = trainerEnvironment({ PATH: '/usr/bin', HOME: '/home/w', SLEAP_RTC_ROOM_TOKEN: 't', SLEAP_RTC_S3_SECRET_KEY: 's' });
+  assert.deepEqual(env, { PATH: '/usr/bin', HOME: '/home/w' });
 });

@@ -150,7 +150,14 @@ export class JobChannel {
     this.seq = m.seq;
     this.history.push(m);
     if (m.type === 'status') this._status = m.status;
-    for (const l of [...this.listeners]) l(m);
+    // The job's end is settled first: a listener that throws must not leave `done` hanging.
     if (m.type === 'job_complete' || m.type === 'job_failed') this.settleDone(m);
+    for (const l of [...this.listeners]) {
+      try {
+        l(m);
+      } catch (e) {
+        this.log.warn('a job event listener threw', { error: String(e) });
+      }
+    }
   }
 }

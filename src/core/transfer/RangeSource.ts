@@ -86,7 +86,12 @@ export class PresignedRangeSource implements RangeSource {
       try {
         const r = await this.backend.requestDownload(this.name);
         this.url = { url: r.url, expiresAt: Math.min(Date.parse(r.expires_at), presignedExpiry(r.url) ?? Infinity) };
-        this.info = { size: r.size, etag: r.etag, ...(r.sha256 ? { sha256: r.sha256 } : {}) };
+        // A refreshed URL must still be for the object this download started on: ranges are
+        // checked against this.info, so replacing it would let two versions mix.
+        if (this.info && (this.info.size !== r.size || this.info.etag !== r.etag)) {
+          throw new AppError('source_changed', `${this.name} was replaced while it was downloading (size or ETag changed); download it again`);
+        }
+        this.info ??= { size: r.size, etag: r.etag, ...(r.sha256 ? { sha256: r.sha256 } : {}) };
       } finally {
         this.signing = undefined;
       }
