@@ -96,6 +96,17 @@ for (const factory of s3Targets()) {
       }
     });
 
+    test('regression: a Complete that went through but whose answer was lost is not reported as a failure (S3Transport)', async () => {
+      const f = await randomFile(env.dir, 'lost-answer.bin', 10 * MiB);
+      const key = 'rooms/lab/models/m2/best.ckpt';
+      // The proxy forwards the Complete (POST ?uploadId=...) and cuts its answer; the retry finds the upload gone.
+      env.proxy.add({ method: 'POST', pathIncludes: 'uploadId=', on: 'response', action: { kind: 'reset', afterBytes: 0 } });
+      const r = await uploadFile({ path: f.path, target: { kind: 's3', s3: env.s3ViaProxy, bucket: env.srv.bucket, key }, partSize: 5 * MiB, retry: { baseDelayMs: 20 } });
+      assert.equal(r.size, f.size);
+      assert.equal((await sdkSha256(env.s3, env.srv.bucket, key)).sha256, f.sha256);
+      assert.ok(env.proxy.requests.some((q) => q.method === 'POST' && q.fault === 'reset'), 'the Complete answer was cut');
+    });
+
     test('the worker\'s way: direct S3 credentials (S3Transport) up, S3RangeSource down', async () => {
       const f = await randomFile(env.dir, 'model.ckpt', 40 * MiB);
       const s3 = makeS3Client({ endpoint: env.target.endpoint, region: env.target.region, accessKeyId: env.target.accessKeyId, secretAccessKey: env.target.secretAccessKey });

@@ -9,7 +9,7 @@ import {
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { AppError, type ErrorCode } from '../errors.js';
+import { AppError, isAppError, type ErrorCode } from '../errors.js';
 import { partCount } from '../parts.js';
 import { partChecksumHeaders, type PartChecksum } from './checksum.js';
 import { createAgents, putStream, s3Failure, type HttpAgents } from './httpClient.js';
@@ -134,14 +134,24 @@ export class S3Transport implements PartTransport {
   async complete(parts: DonePart[], opts: CallOptions = {}): Promise<CompletedUpload> {
     const sorted = [...parts].sort((a, b) => a.partNumber - b.partNumber);
     const { bucket, key, uploadId } = this.session;
-    await s3Call(
-      () => this.o.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: sorted.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) } }), { abortSignal: opts.signal }),
-      'CompleteMultipartUpload',
-      this.o.retry,
-      opts.signal,
-    );
+    let gone: unknown;
+    try {
+      await s3Call(
+        () => this.o.s3.send(new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: sorted.map((p) => ({ PartNumber: p.partNumber, ETag: p.etag })) } }), { abortSignal: opts.signal }),
+        'CompleteMultipartUpload',
+        this.o.retry,
+        opts.signal,
+      );
+    } catch (e) {
+      // A retried Complete whose first try went through finds the upload gone: the object tells.
+      if (!isAppError(e, 'upload_not_found')) throw e;
+      gone = e;
+    }
     // RGW answers Complete with an empty ETag: HeadObject has the real one (and the metadata).
-    const h = await s3Call(() => this.o.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal }), 'HeadObject', this.o.retry, opts.signal);
+    const h = await s3Call(() => this.o.s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }), { abortSignal: opts.signal }), 'HeadObject', this.o.retry, opts.signal).catch((e: unknown) => {
+      throw gone ?? e;
+    });
+    if (gone && h.ContentLength !== this.session.fileSize) throw gone;
     return { bucket, key, s3Path: this.session.s3Path, etag: h.ETag ?? '', size: h.ContentLength ?? 0, ...(h.Metadata?.sha256 ? { sha256: h.Metadata.sha256 } : {}) };
   }
 
