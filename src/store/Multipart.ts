@@ -8,6 +8,7 @@ import type { DiskBackend, NewObject, ObjectMeta } from './DiskBackend.js';
 import { compareKeys, fsyncDir, randomId, rmQuiet, unlinkQuiet, writeFileSynced, writeJsonAtomic } from './fsutil.js';
 import { S3Error } from './S3Error.js';
 import type { CompletePart } from './xml.js';
+import { bareEtag } from '../core/etag.js';
 
 /**
  * Multipart uploads on disk:
@@ -42,10 +43,6 @@ export interface PartInfo {
 interface Upload {
   info: UploadInfo;
   parts: Map<number, PartInfo>;
-}
-
-export function bareEtag(etag: string): string {
-  return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
 }
 
 export class Multipart {

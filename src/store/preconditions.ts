@@ -1,5 +1,5 @@
 import type { ObjectMeta } from './DiskBackend.js';
-import { bareEtag } from './Multipart.js';
+import { bareEtag } from '../core/etag.js';
 import { S3Error } from './S3Error.js';
 
 /**

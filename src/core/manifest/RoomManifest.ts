@@ -2,6 +2,7 @@ import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } 
 import { AppError, isAppError } from '../errors.js';
 import { manifestModel, roomManifest, type ManifestModel, type RoomManifest } from '../schemas/manifest.js';
 import { backoffDelay, classifyFailure, sleep, throwIfAborted, type RetryPolicy } from '../transfer/retry.js';
+import { bareEtag } from '../etag.js';
 
 /**
  * The room manifest (facts.md section 1): one JSON object per room at
@@ -79,9 +80,7 @@ export function manifestKey(roomId: string, prefix: string = DEFAULT_MANIFEST_PR
  * Ceph RGW matches If-Match only against the unquoted ETag (facts.md section 4); AWS S3 and the
  * embedded store compare the value with any quotes removed, so the bare form is accepted by all.
  */
-export function ifMatchValue(etag: string): string {
-  return etag.trim().replace(/^W\//, '').replace(/^"(.*)"$/, '$1');
-}
+export const ifMatchValue = bareEtag;
 
 /** The manifest of a room that has none yet: version 0, no models. Its first write is version 1. */
 export function emptyManifest(roomId: string): RoomManifest {

@@ -10,6 +10,7 @@ import { PartQueue, type RunContext } from './PartQueue.js';
 import { ProgressMeter, type TransferProgress } from './progress.js';
 import type { ObjectInfo, RangeSource } from './RangeSource.js';
 import { abortError, DEFAULT_RETRY, throwIfAborted, type FailureKind, type RetryPolicy } from './retry.js';
+import { bareEtag } from '../etag.js';
 
 export interface DownloadOptions {
   source: RangeSource;
@@ -61,7 +62,6 @@ interface Chunk {
 /** Bytes gathered per write while a range streams in. */
 const WRITE_BATCH = 1024 * 1024;
 
-const normEtag = (e: string): string => e.replace(/^W\//, '').replace(/"/g, '');
 
 /**
  * Parallel ranged GETs into `<dest>.partial`, each range written at its offset as it streams in
@@ -196,10 +196,10 @@ export class Downloader {
   }
 
   private async loadSidecar(info: ObjectInfo, chunkSize: number): Promise<Sidecar> {
-    const fresh: Sidecar = { version: 1, size: info.size, etag: normEtag(info.etag), chunkSize, done: [] };
+    const fresh: Sidecar = { version: 1, size: info.size, etag: bareEtag(info.etag), chunkSize, done: [] };
     try {
       const s = JSON.parse(await readFile(this.sidecarPath, 'utf8')) as Partial<Sidecar>;
-      const ok = s.version === 1 && s.size === info.size && s.etag === normEtag(info.etag) && s.chunkSize === chunkSize && Array.isArray(s.done);
+      const ok = s.version === 1 && s.size === info.size && s.etag === bareEtag(info.etag) && s.chunkSize === chunkSize && Array.isArray(s.done);
       if (ok) {
         const max = partCount(info.size, chunkSize);
         return { ...fresh, done: [...new Set(s.done!.filter((n) => Number.isInteger(n) && n >= 1 && n <= max))] };

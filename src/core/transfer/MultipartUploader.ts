@@ -7,6 +7,7 @@ import type { CompletedUpload, DonePart, PartTransport, UploadSession } from './
 import { PartQueue, type RunContext } from './PartQueue.js';
 import { ProgressMeter, type TransferProgress } from './progress.js';
 import { abortError, DEFAULT_RETRY, PAUSED, throwIfAborted, type FailureKind, type RetryPolicy } from './retry.js';
+import { bareEtag } from '../etag.js';
 
 export type UploaderState = 'idle' | 'reconciling' | 'running' | 'paused' | 'completing' | 'done' | 'cancelled' | 'stopped' | 'failed';
 
@@ -53,7 +54,6 @@ interface PartItem {
   end: number;
 }
 
-const normEtag = (e: string): string => e.replace(/^W\//, '').replace(/"/g, '');
 
 /**
  * One file's multipart upload: reconcile (resume), send parts through a PartQueue, complete.
@@ -252,8 +252,8 @@ export class MultipartUploader {
       const ours = this.precomputed(r.partNumber) ?? l?.checksum;
       const oursMd5 = ours ? md5Hex(ours) : undefined;
       if (r.size !== range.end - range.start) resend.size.push(r.partNumber);
-      else if (l && normEtag(l.etag) !== normEtag(r.etag)) resend.etag.push(r.partNumber);
-      else if (oursMd5 && /^[0-9a-f]{32}$/.test(normEtag(r.etag)) && oursMd5 !== normEtag(r.etag)) resend.checksum.push(r.partNumber);
+      else if (l && bareEtag(l.etag) !== bareEtag(r.etag)) resend.etag.push(r.partNumber);
+      else if (oursMd5 && /^[0-9a-f]{32}$/.test(bareEtag(r.etag)) && oursMd5 !== bareEtag(r.etag)) resend.checksum.push(r.partNumber);
       else if (ours?.algorithm === 'crc32' && r.checksumCrc32 && r.checksumCrc32 !== ours.value) resend.checksum.push(r.partNumber);
       else if (ours?.algorithm === 'crc32c' && r.checksumCrc32c && r.checksumCrc32c !== ours.value) resend.checksum.push(r.partNumber);
       else {

@@ -7,6 +7,7 @@ import { openGet, presignedExpiry, readAnswer, s3Failure, type HttpAgents } from
 import type { CallOptions } from './PartTransport.js';
 import { abortError, DEFAULT_RETRY, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
 import { s3SdkFailure } from './S3Transport.js';
+import { bareEtag } from '../etag.js';
 
 /** What a download needs to know before it starts. */
 export interface ObjectInfo {
@@ -31,7 +32,6 @@ export interface RangeSource {
   openRange(start: number, end: number, opts: OpenRangeOptions): Promise<Readable>;
 }
 
-const normEtag = (e: string): string => e.replace(/^W\//, '').replace(/"/g, '');
 
 /**
  * GETs a range and checks the answer is exactly that range of the same object version
@@ -44,9 +44,9 @@ async function getRange(url: string, start: number, end: number, info: ObjectInf
     throw s3Failure(await readAnswer(res), what, url, 'not_found');
   }
   const etag = res.headers.etag;
-  if (info && etag && normEtag(etag) !== normEtag(info.etag)) {
+  if (info && etag && bareEtag(etag) !== bareEtag(info.etag)) {
     res.destroy();
-    throw new AppError('source_changed', `${what}: the object was replaced during the download (ETag ${normEtag(info.etag)} -> ${normEtag(etag)}); download it again`);
+    throw new AppError('source_changed', `${what}: the object was replaced during the download (ETag ${bareEtag(info.etag)} -> ${bareEtag(etag)}); download it again`);
   }
   if (status === 206) {
     const m = /^bytes (\d+)-(\d+)\/(\d+|\*)$/.exec(res.headers['content-range'] ?? '');
