@@ -13,7 +13,8 @@ import { agentConfigSchema, resolveRoomToken, type AgentConfig } from './config.
 import { Ledger } from './Ledger.js';
 import { acquireLock } from './lock.js';
 import { openApiDocument } from './openapi.js';
-import { agentErrors, agentRoutes } from './routes.js';
+import { errorMiddleware } from '../core/http.js';
+import { agentRoutes } from './routes.js';
 import { hostGuard, originGuard, tokenGuard } from './security.js';
 import { UploadManager } from './UploadManager.js';
 import { Watches } from './Watches.js';
@@ -74,7 +75,7 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
   app.get('/openapi.json', (_req, res) => void res.json(openApiDocument(`http://127.0.0.1:${port}`)));
   app.use('/api', tokenGuard(token, tokenFile), express.json({ limit: '64kb' }), agentRoutes({ uploads, watches, log }));
   app.use((req, res) => void res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } }));
-  app.use(agentErrors(log));
+  app.use(errorMiddleware(log, 'agent'));
   let http: Server;
   try {
     http = app.listen(cfg.port, '127.0.0.1');

@@ -1,16 +1,9 @@
-import express, { type ErrorRequestHandler, type Request, type Router } from 'express';
-import type { z } from 'zod';
-import { AppError, isAppError } from '../core/errors.js';
+import express, { type Router } from 'express';
+import { bodyOf, parseWith } from '../core/http.js';
 import type { Logger } from '../core/log.js';
 import { createUploadBody, createWatchBody, deleteWatchBody } from '../core/schemas/agent.js';
 import type { UploadManager } from './UploadManager.js';
 import type { Watches } from './Watches.js';
-
-function parse<S extends z.ZodType>(schema: S, req: Request): z.infer<S> {
-  const r = schema.safeParse(req.body ?? {});
-  if (!r.success) throw new AppError('bad_request', `invalid request body: ${r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ')}`);
-  return r.data;
-}
 
 const watchView = (w: { path: string; autoUpload: boolean }) => ({ path: w.path, auto_upload: w.autoUpload });
 
@@ -18,7 +11,7 @@ const watchView = (w: { path: string; autoUpload: boolean }) => ({ path: w.path,
 export function agentRoutes(o: { uploads: UploadManager; watches: Watches; log: Logger }): Router {
   const r = express.Router();
   r.post('/uploads', async (req, res) => {
-    const body = parse(createUploadBody, req);
+    const body = parseWith(createUploadBody, bodyOf(req), 'request body');
     res.status(201).json(await o.uploads.create(body.path, 'api'));
   });
   r.get('/uploads', (_req, res) => void res.json({ uploads: o.uploads.list() }));
@@ -41,27 +34,13 @@ export function agentRoutes(o: { uploads: UploadManager; watches: Watches; log: 
     });
   });
   r.post('/watches', async (req, res) => {
-    const body = parse(createWatchBody, req);
+    const body = parseWith(createWatchBody, bodyOf(req), 'request body');
     res.status(201).json(watchView(await o.watches.add(body.path, body.auto_upload)));
   });
   r.get('/watches', (_req, res) => void res.json({ watches: o.watches.list().map(watchView) }));
   r.delete('/watches', async (req, res) => {
-    await o.watches.remove(parse(deleteWatchBody, req).path);
+    await o.watches.remove(parseWith(deleteWatchBody, bodyOf(req), 'request body').path);
     res.status(204).end();
   });
   return r;
-}
-
-/** Maps AppError codes to statuses; hides internals of 5xx. */
-export function agentErrors(log: Logger): ErrorRequestHandler {
-  return (err: unknown, req, res, _next) => {
-    const bodyErr = err as { type?: string; message?: string };
-    let e: AppError;
-    if (isAppError(err)) e = err;
-    else if (bodyErr?.type === 'entity.parse.failed') e = new AppError('bad_request', `the request body is not valid JSON: ${bodyErr.message}`);
-    else if (bodyErr?.type === 'entity.too.large') e = new AppError('too_large', 'the request body is too large');
-    else e = new AppError('internal', 'internal error', { cause: err });
-    if (e.status >= 500) log.error('request failed', { method: req.method, path: req.path, code: e.code, error: String((e.cause as Error | undefined)?.message ?? e.message) });
-    res.status(e.status).json({ error: { code: e.code, message: e.code === 'internal' ? 'internal error: see the agent log' : e.message } });
-  };
 }

@@ -15,7 +15,7 @@ import {
   type UploadStatusResponse,
   type UploadUrlsResponse,
 } from '../core/schemas/backend.js';
-import { bodyOf, parseWith } from './http.js';
+import { bodyOf, parseWith } from '../core/http.js';
 import { artifactKey, keyInRoom, newPrefixId, s3Path } from './keys.js';
 import type { RoomAuth } from './RoomAuth.js';
 import type { UploadBackend } from './UploadBackend.js';

@@ -7,7 +7,7 @@ import { makeS3Client } from '../core/s3client.js';
 import { runUntilSignal } from '../core/service.js';
 import { backendRoutes } from './backendRoutes.js';
 import { resolveRooms, serverConfigSchema, type ServerConfig } from './config.js';
-import { errorMiddleware } from './http.js';
+import { errorMiddleware } from '../core/http.js';
 import { RoomAuth } from './RoomAuth.js';
 import { attachSignaling } from './signaling/wsServer.js';
 import { translateS3Error, UploadBackend } from './UploadBackend.js';
@@ -40,7 +40,7 @@ export async function startServer(cfg: ServerConfig, log: Logger = createLogger(
     }),
   );
   app.use((req, res) => void res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } }));
-  app.use(errorMiddleware(log));
+  app.use(errorMiddleware(log, 'server'));
 
   const http = app.listen(cfg.port, cfg.host);
   await new Promise<void>((resolve, reject) => {
