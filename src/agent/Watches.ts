@@ -58,13 +58,22 @@ export class Watches {
       awaitWriteFinish: { stabilityThreshold: stability, pollInterval: Math.min(100, stability / 2) },
       ignored: (p: string) => /(^|[/\\])\./.test(p.slice(w.path.length)),
     });
+    // Paths whose upload is being created: two events in a row must not make two uploads.
+    const creating = new Set<string>();
     const onFile = (p: string): void => {
-      if (!w.autoUpload || datasetKindOf(p) === undefined) return;
-      if (this.o.uploads.findUnfinished(p)) return;
-      this.o.uploads.create(p, 'watch').then(
-        (v) => this.o.log.info('watched dataset queued', { path: p, upload: v.id }),
-        (e: unknown) => this.o.log.warn('watched file refused', { path: p, error: String((e as Error).message) }),
-      );
+      if (!w.autoUpload || datasetKindOf(p) === undefined || creating.has(p)) return;
+      // A running or paused upload of this path carries on (it restarts by itself if the file
+      // changed); a failed one is left as it is, with its error, and the file uploaded anew.
+      const open = this.o.uploads.findUnfinished(p);
+      if (open && open.state !== 'failed') return;
+      creating.add(p);
+      this.o.uploads
+        .create(p, 'watch')
+        .then(
+          (v) => this.o.log.info('watched dataset queued', { path: p, upload: v.id }),
+          (e: unknown) => this.o.log.warn('watched file refused', { path: p, error: String((e as Error).message) }),
+        )
+        .finally(() => creating.delete(p));
     };
     watcher.on('add', onFile).on('change', onFile).on('error', (e) => this.o.log.warn('watch error', { path: w.path, error: String(e) }));
     await new Promise<void>((r) => watcher.once('ready', () => r()));

@@ -182,6 +182,27 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     assert.equal((await agent.api('/api/watches', { method: 'DELETE', body: { path: folder } })).status, 404);
   });
 
+  test('regression: a watched file whose upload failed is uploaded again when it changes', { timeout: 90_000 }, async () => {
+    const folder = join(env.dir, 'watched-again');
+    await mkdir(folder);
+    assert.equal((await agent.api('/api/watches', { body: { path: folder, auto_upload: true } })).status, 201);
+    const file = join(folder, 'grow.zip');
+    const all = () => agent.api('/api/uploads').then((r) => r.body.uploads.filter((u: any) => u.path === file));
+    env.proxy.setRate(2 * 1024 * 1024);
+    try {
+      await writeBigZip(file, 16 * 1024 * 1024);
+      await waitFor(() => all().then((us) => us.find((u: any) => u.bytes_done > 0)), 'first bytes');
+      await writeFile(file, (await readFile(file)).subarray(0, 8 * 1024 * 1024)); // cut short mid-upload
+      await waitFor(() => all().then((us) => us.find((u: any) => u.state === 'failed')), 'the upload fails');
+    } finally {
+      env.proxy.setRate(undefined);
+    }
+    await writeBigZip(file, 12 * 1024 * 1024); // written again
+    const done = await waitFor(() => all().then((us) => us.find((u: any) => u.state === 'completed')), 'uploaded again', 60_000);
+    assert.equal(done.size, 12 * 1024 * 1024);
+    assert.equal((await agent.api('/api/watches', { method: 'DELETE', body: { path: folder } })).status, 204);
+  });
+
   test('bad input is refused with a clear message, nothing reaches the store', async () => {
     const keysBefore = await keysViaBoto3(env.target, env.server.bucket);
     const fake = join(env.dir, 'fake.slp');
