@@ -68,6 +68,8 @@ export class PartQueue<T extends QueueItem> {
   private slowUntil = 0;
   private slowStreak = 0;
   private doneBytes = 0;
+  /** Sum of `sent` over the items in flight, kept as it changes (read on every chunk). */
+  private inflightSent = 0;
   private running = false;
   /** Bytes moved in total, resends included (monotonic: the network rate). */
   bytesMoved = 0;
@@ -84,9 +86,12 @@ export class PartQueue<T extends QueueItem> {
 
   /** Bytes of done items plus bytes moved so far by items in flight. */
   get bytesDone(): number {
-    let n = this.doneBytes;
-    for (const e of this.entries) if (e.state === 'inflight') n += e.sent;
-    return n;
+    return this.doneBytes + this.inflightSent;
+  }
+
+  private setSent(e: Entry<T>, sent: number): void {
+    this.inflightSent += sent - e.sent;
+    e.sent = sent;
   }
 
   get currentLimit(): number {
@@ -141,7 +146,7 @@ export class PartQueue<T extends QueueItem> {
 
       const fail = (e: Entry<T>, err: unknown): void => {
         e.state = 'pending';
-        e.sent = 0;
+        this.setSent(e, 0);
         if (epoch.signal.aborted) return; // paused, cancelled, or another item failed: not this item's fault
         const reason: unknown = e.ctl?.signal.aborted ? e.ctl.signal.reason : err;
         let kind = classifyFailure(reason);
@@ -183,7 +188,7 @@ export class PartQueue<T extends QueueItem> {
       const launch = (e: Entry<T>): void => {
         inflight++;
         e.state = 'inflight';
-        e.sent = 0;
+        this.setSent(e, 0);
         e.lastBytesAt = Date.now();
         const ctl = new AbortController();
         e.ctl = ctl;
@@ -195,7 +200,7 @@ export class PartQueue<T extends QueueItem> {
           refreshUrl: e.refreshUrl,
           onBytes: (n) => {
             if (e.ctl !== ctl || e.state !== 'inflight') return;
-            e.sent += n;
+            this.setSent(e, e.sent + n);
             e.lastBytesAt = Date.now();
             this.bytesMoved += n;
             this.o.onProgress?.();
@@ -211,7 +216,7 @@ export class PartQueue<T extends QueueItem> {
         p.then(
           () => {
             e.state = 'done';
-            e.sent = 0;
+            this.setSent(e, 0);
             this.doneBytes += e.item.size;
             this.slowStreak = 0;
             if (this.limit < this.o.concurrency) this.limit++;
