@@ -4,8 +4,8 @@ import { AppError, isAppError, toAppError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { UploadState, UploadView } from '../core/schemas/agent.js';
 import { prepareUpload, type BackendClient, type UploaderState, type UploadSession } from '../core/transfer/index.js';
-import { fingerprint, resolveDataset, sameFingerprint } from './datasets.js';
-import { uploadView, writeDatasetManifest, type RunProgress } from './uploadView.js';
+import { datasetKindOf, fingerprint, inspectLabels, labelsWarnings, resolveDataset, sameFingerprint } from './datasets.js';
+import { slpSummaryView, uploadView, writeDatasetManifest, type RunProgress, type UploadRecord } from './uploadView.js';
 import type { Ledger, LedgerFile, LedgerUpload } from './Ledger.js';
 
 export interface UploadEvent {
@@ -65,7 +65,8 @@ export class UploadManager {
     if (this.closed) throw new AppError('conflict', 'the agent is shutting down');
     const ds = await resolveDataset(path);
     const now = new Date().toISOString();
-    const u: LedgerUpload = {
+    const first = ds.labels[0];
+    const u: UploadRecord = {
       id: `up_${Date.now().toString(36)}${randomBytes(5).toString('hex')}`,
       path: ds.path,
       dataset: ds.kind,
@@ -73,9 +74,10 @@ export class UploadManager {
       createdAt: now,
       updatedAt: now,
       size: ds.size,
-      warnings: [],
+      warnings: labelsWarnings(ds),
       files: ds.files.map((f) => ({ path: f.path, relativePath: f.relativePath, parts: {} })),
       origin,
+      ...(first ? { slp: slpSummaryView(first.relativePath, first.summary) } : {}),
     };
     await this.o.ledger.putUpload(u);
     if (opts.start !== false) void this.launch(u.id).catch(() => undefined);
@@ -186,7 +188,9 @@ export class UploadManager {
         if (err.code === 'source_changed' || !now || !sameFingerprint(f.fingerprint, now)) {
           await this.abortQuietly(f.session);
           Object.assign(f, { session: undefined, sha256: undefined, parts: {} });
-          if (!now && err.code !== 'not_found') u.error = { code: 'source_changed', message: `${f.path} was deleted or became unreadable during its upload (${err.message}); the partial upload was discarded` };
+          const why = err.message.replace(/; start a new upload$/, '');
+          if (!now && err.code !== 'not_found') u.error = { code: 'source_changed', message: `${f.path} was deleted or became unreadable during its upload (${why}); the partial upload was discarded: put the file back (or choose another) and upload it again` };
+          else if (now) u.error = { code: 'source_changed', message: `${f.path} changed during its upload (${why}); the partial upload was discarded: upload it again once the file is complete and no longer written to` };
         }
       }
       await this.setState(u, 'failed');
@@ -202,7 +206,10 @@ export class UploadManager {
     let resume: { session: UploadSession; sha256: string; doneParts: ReturnType<Ledger['doneParts']> } | undefined;
     if (f.session && f.sha256) {
       if (sameFingerprint(f.fingerprint, fp)) resume = { session: f.session, sha256: f.sha256, doneParts: ledger.doneParts(f) };
-      else await this.restartFile(u, f, `${f.relativePath} changed since its upload started; it was uploaded again from the start`);
+      else {
+        await this.restartFile(u, f, `${f.relativePath} changed since its upload started; it was uploaded again from the start`);
+        await this.refreshLabels(u, f);
+      }
     }
     f.fingerprint = fp;
     for (;;) {
@@ -258,6 +265,19 @@ export class UploadManager {
         throw e;
       }
     }
+  }
+
+  /** A labels file that changed is summarised again (the view must describe what is uploaded). */
+  private async refreshLabels(u: UploadRecord, f: LedgerFile): Promise<void> {
+    if (!u.slp || u.slp.file !== f.relativePath || datasetKindOf(f.path) !== 'slp') return;
+    try {
+      u.slp = slpSummaryView(f.relativePath, await inspectLabels(f.path));
+    } catch (e) {
+      // No longer a readable labels file: say so; the upload itself goes on with the bytes there are.
+      u.slp = undefined;
+      u.warnings.push(`${f.relativePath} changed and can no longer be read as a SLEAP labels file: ${(e as Error).message}`);
+    }
+    await this.o.ledger.flush();
   }
 
   private async restartFile(u: LedgerUpload, f: LedgerFile, warning: string): Promise<void> {

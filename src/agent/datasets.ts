@@ -3,7 +3,7 @@ import { constants } from 'node:fs';
 import { access, open, readdir, stat } from 'node:fs/promises';
 import { basename, join, relative, resolve, sep } from 'node:path';
 import { AppError } from '../core/errors.js';
-import { checkHdf5File } from '../core/slp/index.js';
+import { inspectSlp, type SlpSummary } from '../core/slp/index.js';
 import type { FileFingerprint } from './Ledger.js';
 
 /**
@@ -18,11 +18,19 @@ export interface DatasetFile {
   size: number;
 }
 
+/** A labels file of the dataset as h5wasm read it. */
+export interface DatasetLabels {
+  relativePath: string;
+  summary: SlpSummary;
+}
+
 export interface Dataset {
   kind: 'file' | 'folder';
   path: string;
   files: DatasetFile[];
   size: number;
+  /** Every `.slp` / `.pkg.slp` of the dataset, opened with h5wasm (in path order). */
+  labels: DatasetLabels[];
 }
 
 const ZIP_SIGNATURES = [Buffer.from('PK\x03\x04', 'latin1'), Buffer.from('PK\x05\x06', 'latin1')];
@@ -48,14 +56,27 @@ async function readable(path: string): Promise<void> {
   }
 }
 
-/** Refuses a file that is not what its name claims. */
-export async function checkDatasetFile(path: string): Promise<void> {
+/**
+ * Opens a labels file with h5wasm (headers and the instance table only, never the images) and
+ * refuses one that is not HDF5, is cut short, or is HDF5 without SLEAP's datasets.
+ */
+export async function inspectLabels(path: string): Promise<SlpSummary> {
+  try {
+    return await inspectSlp(path);
+  } catch (e) {
+    if (!(e instanceof AppError) || e.code !== 'bad_request') throw e;
+    const todo = /truncated/.test(e.message)
+      ? 'copy it again in full (or save it again from SLEAP), then retry'
+      : 'give a labels file saved by SLEAP (.slp) or a labels package (File > Export > Labels Package, .pkg.slp)';
+    throw new AppError('bad_request', `${e.message}; ${todo}`, { cause: e });
+  }
+}
+
+/** Refuses a file that is not what its name claims; a labels file's summary for `.slp` / `.pkg.slp`. */
+export async function checkDatasetFile(path: string): Promise<SlpSummary | undefined> {
   await readable(path);
   const kind = datasetKindOf(path);
-  if (kind === 'slp') {
-    await checkHdf5File(path);
-    return;
-  }
+  if (kind === 'slp') return inspectLabels(path);
   if (kind === 'zip') {
     const fh = await open(path, 'r');
     try {
@@ -67,7 +88,7 @@ export async function checkDatasetFile(path: string): Promise<void> {
     } finally {
       await fh.close();
     }
-    return;
+    return undefined;
   }
   throw new AppError('bad_request', `${path} is not a dataset: give a .slp or .pkg.slp labels file, a .zip, or a folder holding them`);
 }
@@ -103,18 +124,48 @@ export async function resolveDataset(input: string): Promise<Dataset> {
     throw new AppError(code === 'EACCES' ? 'forbidden' : 'bad_request', `${path} cannot be read (${code}); fix its permissions or the path`, { cause: e });
   }
   if (st.isFile()) {
-    await checkDatasetFile(path);
-    return { kind: 'file', path, files: [{ path, relativePath: basename(path), size: st.size }], size: st.size };
+    const summary = await checkDatasetFile(path);
+    const relativePath = basename(path);
+    return { kind: 'file', path, files: [{ path, relativePath, size: st.size }], size: st.size, labels: summary ? [{ relativePath, summary }] : [] };
   }
-  if (!st.isDirectory()) throw new AppError('bad_request', `${path} is neither a regular file nor a folder`);
+  if (!st.isDirectory()) {
+    throw new AppError('bad_request', `${path} is ${specialKind(st)}, not a regular file or a folder; give the path of a .slp, .pkg.slp or .zip file, or of a folder holding them`);
+  }
   const files: DatasetFile[] = [];
   await walk(path, path, files);
   const labels = files.filter((f) => datasetKindOf(f.path) !== undefined);
   if (labels.length === 0) {
     throw new AppError('bad_request', `the folder ${path} holds no dataset: put .slp / .pkg.slp labels files (or a .zip) in it, or give the path of one file`);
   }
-  for (const f of labels) await checkDatasetFile(f.path);
-  return { kind: 'folder', path, files, size: files.reduce((s, f) => s + f.size, 0) };
+  const inspected: DatasetLabels[] = [];
+  for (const f of labels) {
+    const summary = await checkDatasetFile(f.path);
+    if (summary) inspected.push({ relativePath: f.relativePath, summary });
+  }
+  return { kind: 'folder', path, files, size: files.reduce((s, f) => s + f.size, 0), labels: inspected };
+}
+
+function specialKind(st: { isFIFO(): boolean; isSocket(): boolean; isCharacterDevice(): boolean; isBlockDevice(): boolean }): string {
+  if (st.isFIFO()) return 'a named pipe (FIFO)';
+  if (st.isSocket()) return 'a socket';
+  if (st.isCharacterDevice() || st.isBlockDevice()) return 'a device';
+  return 'a special file';
+}
+
+/**
+ * What the researcher should know about a dataset's labels files before training: videos the
+ * worker cannot read (external paths), a `.pkg.slp` that embeds no frames, nothing to train on.
+ */
+export function labelsWarnings(ds: Pick<Dataset, 'kind' | 'labels'>): string[] {
+  const out: string[] = [];
+  for (const { relativePath, summary } of ds.labels) {
+    const name = `${relativePath}: `;
+    if (relativePath.toLowerCase().endsWith('.pkg.slp') && summary.externalVideos.length > 0) {
+      out.push(`${name}named .pkg.slp but ${summary.externalVideos.length} of its ${summary.videos.length} videos are not embedded (only referenced by path)`);
+    }
+    for (const w of summary.warnings) out.push(`${name}${w}`);
+  }
+  return out;
 }
 
 const EDGE = 1024 * 1024;

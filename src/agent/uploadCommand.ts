@@ -7,6 +7,7 @@ import { resolveDataset } from './datasets.js';
 import { dataHome } from '../core/paths.js';
 import { openUploads } from './main.js';
 import { ProgressBar } from './ProgressBar.js';
+import { describeSlp } from './uploadView.js';
 
 /**
  * `sleap-rtc upload <path>`: the transfer engine in this process, with the agent's ledger and
@@ -46,6 +47,10 @@ export async function runUpload(path: string, flags: Record<string, unknown>): P
       if (old) await uploads.remove(old.id);
       id = (await uploads.create(abs, 'cli', { start: false })).id;
     }
+    // What the labels file holds, and what the worker will miss, before any byte is sent.
+    const start = uploads.get(id);
+    if (start.slp) process.stderr.write(`${describeSlp(start.slp)}\n`);
+    for (const w of start.warnings) process.stderr.write(`warning: ${w}\n`);
     const bar = new ProgressBar(process.stderr, basename(abs));
     const off = uploads.onDidChange((e) => {
       if (e.upload.id !== id) return;
@@ -54,7 +59,7 @@ export async function runUpload(path: string, flags: Record<string, unknown>): P
     const v = await uploads.launch(id);
     off();
     bar.done();
-    for (const w of v.warnings) process.stderr.write(`warning: ${w}\n`);
+    for (const w of v.warnings.filter((x) => !start.warnings.includes(x))) process.stderr.write(`warning: ${w}\n`);
     if (v.state !== 'completed') {
       if (interrupted) return;
       throw new AppError((v.error?.code as 'internal' | undefined) ?? 'internal', `upload of ${abs} failed: ${v.error?.message ?? v.state}`);

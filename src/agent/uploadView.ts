@@ -1,8 +1,44 @@
 import { mkdir, writeFile } from 'node:fs/promises';
 import { basename, join } from 'node:path';
-import type { UploadView } from '../core/schemas/agent.js';
+import type { SlpSummaryView, UploadView } from '../core/schemas/agent.js';
+import type { SlpSummary } from '../core/slp/index.js';
 import type { TransferProgress } from '../core/transfer/index.js';
 import type { LedgerFile, LedgerUpload } from './Ledger.js';
+
+/**
+ * An upload record as the manager keeps it: the ledger's, plus the summary of its labels file
+ * read when it was added (stored with the record, so it survives restarts).
+ */
+/** An upload as the ledger keeps it (the h5wasm summary included). */
+export type UploadRecord = LedgerUpload;
+
+/** The API's form of a labels file summary (core/slp's SlpSummary). */
+export function slpSummaryView(file: string, s: SlpSummary): SlpSummaryView {
+  return {
+    file,
+    format: s.format,
+    format_version: s.formatVersion,
+    labeled_frames: s.labeledFrames,
+    instances: s.instances,
+    user_instances: s.userInstances,
+    predicted_instances: s.predictedInstances,
+    videos: s.videos.map((v) => {
+      const [frames, height, width] = v.shape ?? [];
+      const int = (n: number | undefined) => (n !== undefined && Number.isInteger(n) && n > 0 ? n : undefined);
+      return { filename: v.filename, embedded: v.embedded, ...(int(frames) ? { frames } : {}), ...(int(height) ? { height } : {}), ...(int(width) ? { width } : {}) };
+    }),
+    skeletons: s.skeletons.map((k) => ({ name: k.name, nodes: [...k.nodes] })),
+    external_videos: [...s.externalVideos],
+  };
+}
+
+/** One line for a terminal: "labels.slp: 8 labelled frames, 16 user instances, 1 video (embedded), skeleton Skeleton-0 (4 nodes: ...)". */
+export function describeSlp(v: SlpSummaryView): string {
+  const embedded = v.videos.filter((x) => x.embedded).length;
+  const videos = `${v.videos.length} video${v.videos.length === 1 ? '' : 's'}${v.videos.length ? ` (${embedded === v.videos.length ? 'embedded' : embedded === 0 ? 'external' : `${embedded} embedded`})` : ''}`;
+  const skeletons = v.skeletons.map((k) => `skeleton ${k.name} (${k.nodes.length} nodes: ${k.nodes.slice(0, 8).join(', ')}${k.nodes.length > 8 ? ', ...' : ''})`).join('; ');
+  return `${v.file}: ${v.labeled_frames} labelled frames, ${v.user_instances} user instances${v.predicted_instances ? ` + ${v.predicted_instances} predicted` : ''}, ${videos}, ${skeletons || 'no skeleton'}`;
+}
 
 /** The object a folder dataset's manifest is stored as, last, under the dataset's prefix. */
 export const MANIFEST_NAME = 'sleap-rtc-manifest.json';
@@ -15,7 +51,7 @@ export interface RunProgress {
 }
 
 /** The API's view of an upload (core/schemas/agent.ts uploadView). */
-export function uploadView(u: LedgerUpload, run: RunProgress | undefined): UploadView {
+export function uploadView(u: UploadRecord, run: RunProgress | undefined): UploadView {
   let bytes = 0;
   for (const f of u.files) bytes += f.done ? f.done.size : Object.values(f.parts).reduce((s, p) => s + p.size, 0);
   if (run?.progress) bytes = Math.max(bytes, run.doneBytes + run.progress.bytesDone);
@@ -33,6 +69,7 @@ export function uploadView(u: LedgerUpload, run: RunProgress | undefined): Uploa
     ...(main?.sha256 ? { sha256: main.sha256 } : {}),
     ...(u.error ? { error: u.error } : {}),
     warnings: [...u.warnings],
+    ...(u.slp ? { slp: u.slp } : {}),
   };
 }
 

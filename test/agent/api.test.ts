@@ -54,7 +54,7 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
   before(async () => {
     env = await startAgentTestEnv(await startEmbeddedStore());
     data = join(env.dir, 'data');
-    agent = await startAgentProcess(env.env, data, ['--watch-stability', '0.3']);
+    agent = await startAgentProcess({ ...env.env, SLEAP_RTC_ROOM: 'lab' }, data, ['--watch-stability', '0.3']);
   });
   after(async () => {
     await agent?.proc.stop();

@@ -19,7 +19,17 @@ export const sharedSleapDir: string | undefined = (() => {
   const dir = resolve(repoRoot, '../shared/data/sleap');
   return existsSync(join(dir, 'minimal_instance.pkg.slp')) ? dir : undefined;
 })();
-export const sharedSkipReason = sharedSleapDir ? false : 'needs ../shared/data/sleap (real SLEAP files next to this checkout); absent here';
+/**
+ * Why tests on the real files skip: only when ../shared is absent and this is not CI. Under
+ * CI=true they run and fail (through `sharedSleapFile`) with a message naming what is missing.
+ */
+export const sharedSkipReason: string | false = sharedSleapDir || process.env.CI === 'true' ? false : 'needs ../shared/data/sleap (real SLEAP files next to this checkout); absent here';
+
+/** A real SLEAP file of ../shared/data/sleap; a clear error when the folder is absent (CI). */
+export function sharedSleapFile(name: string): string {
+  if (!sharedSleapDir) throw new Error(`${resolve(repoRoot, '../shared/data/sleap')} is absent: CI must provide the real SLEAP files (../shared/data/sleap, see its README) next to the checkout`);
+  return join(sharedSleapDir, name);
+}
 
 export interface SyntheticSlpOptions {
   frames: number;
@@ -242,4 +252,15 @@ function gaussian(seed: number): () => number {
     return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
   };
   return () => Math.sqrt(-2 * Math.log(1 - uniform())) * Math.cos(2 * Math.PI * uniform());
+}
+
+/** A valid HDF5 file that is not a SLEAP labels file (one dataset, no frames/instances/points/metadata). */
+export async function writeNonSleapHdf5(path: string): Promise<void> {
+  await h5wasm.ready;
+  const file = new h5wasm.File(path, 'w');
+  try {
+    file.create_dataset({ name: 'measurements', data: new Float64Array([1, 2, 3]), shape: [3], dtype: '<d' });
+  } finally {
+    file.close();
+  }
 }
