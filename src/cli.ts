@@ -95,7 +95,11 @@ commonOptions(
       .description('run the local agent: token-protected HTTP API on 127.0.0.1 for uploads, watched folders and events')
       .option('--port <n>', 'TCP port on 127.0.0.1; 0 picks a free one (default 8765)')
       .option('--allowed-origins <list>', 'browser origins allowed to call the API, comma-separated (default none)')
-      .option('--watch-stability <seconds>', 'how long a watched file must stay unchanged before it is uploaded (default 1)'),
+      .option('--watch-stability <seconds>', 'how long a watched file must stay unchanged before it is uploaded (default 1)')
+      .option('--room <id>', "the room whose workers train (default: the stack secrets' room)")
+      .option('--ice-servers <json>', 'ICE servers as JSON (default none)')
+      .option('--loopback-only <bool>', 'gather only 127.0.0.1 ICE candidates (default true)')
+      .option('--link-dead-after <seconds>', "DataChannel silence after which a worker's link is dead (default 5)"),
   ),
 ).action(async (opts: Record<string, unknown>) => {
   const { runAgent } = await import('./agent/main.js');
@@ -114,6 +118,26 @@ commonOptions(
   const { runUpload } = await import('./agent/uploadCommand.js');
   await runUpload(path, opts).catch(lockExit);
 });
+
+// Not commonOptions: the issue's contract is `sleap-rtc train <dataset> [--config file]`, where
+// --config is the training config (sleap-nn's YAML or JSON), not a file of flags.
+program
+  .command('train')
+  .description('train a model: upload the dataset through the local agent, submit the job, draw the live loss curve, print where the model is')
+  .argument('<dataset>', 'a .slp / .pkg.slp file, or an s3:// path already in the room')
+  .option('--config <file>', 'training config, YAML (as sleap-nn) or JSON: data_config, model_config, trainer_config')
+  .addOption(new Option('--trainer <kind>', 'trainer the worker must have (default builtin)').choices(['builtin', 'sleap-nn', 'command']))
+  .option('--max-epochs <n>', 'sets trainer_config.max_epochs')
+  .option('--worker <id>', 'the worker to use (default: the first free one)')
+  .option('--agent <url>', 'the local agent (default http://127.0.0.1:8765)')
+  .option('--data <dir>', 'data folder whose agent/token is read (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
+  .option('--json', 'print one JSON object {job_id, status, model_id, s3_path, metrics} on stdout at the end')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
+  .action(async (dataset: string, opts: Record<string, unknown>) => {
+    const { runTrain } = await import('./agent/trainCommand.js');
+    const { config, ...rest } = opts;
+    await runTrain(dataset, { ...rest, trainingConfig: config });
+  });
 
 commonOptions(
   program

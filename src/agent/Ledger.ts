@@ -3,7 +3,8 @@ import { dirname } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
 import type { DonePart, UploadSession } from '../core/transfer/index.js';
-import type { UploadState } from '../core/schemas/agent.js';
+import type { SlpSummaryView, UploadState } from '../core/schemas/agent.js';
+import type { DatasetRef, JobStatusValue, TrainingConfig } from '../core/schemas/jobs.js';
 
 /**
  * The agent's upload ledger: `<data>/agent/ledger.json`, kept with lowdb (atomic writes through
@@ -48,8 +49,10 @@ export interface LedgerUpload {
   files: LedgerFile[];
   /** The manifest of a folder dataset (uploaded last). */
   manifest?: LedgerFile;
-  /** Who asked: 'api', 'cli' or 'watch'. */
+  /** Who asked: 'api', 'cli', 'watch' or 'job'. */
   origin: string;
+  /** What h5wasm read of the labels file (frames, videos, skeleton), when it is one. */
+  slp?: SlpSummaryView;
 }
 
 export interface LedgerWatch {
@@ -57,10 +60,37 @@ export interface LedgerWatch {
   autoUpload: boolean;
 }
 
+/**
+ * A training job the agent submitted. Its progress history is not here (that would rewrite the
+ * ledger per event): it is appended to `<data>/agent/jobs/<id>.jsonl` (JobHistory).
+ */
+export interface LedgerJob {
+  id: string;
+  status: JobStatusValue;
+  /** What the caller gave: a local path or an s3:// path. */
+  dataset: string;
+  /** The dataset as the worker is told about it, once uploaded. */
+  datasetRef?: DatasetRef;
+  /** The upload of a local dataset. */
+  uploadId?: string;
+  config: TrainingConfig;
+  worker?: string;
+  /** True once the job_request was sent (a restarted agent then re-attaches instead of asking again). */
+  requested?: boolean;
+  accepted?: boolean;
+  createdAt: string;
+  updatedAt: string;
+  model?: { model_id: string; s3_path: string; metrics: Record<string, number> };
+  error?: { code: string; message: string };
+}
+
 export interface LedgerData {
   version: 1;
   uploads: Record<string, LedgerUpload>;
   watches: LedgerWatch[];
+  jobs: Record<string, LedgerJob>;
+  /** The agent's peer id in the signaling room: kept, so that workers know it again after a restart. */
+  peerId?: string;
 }
 
 export interface LedgerStats {
@@ -84,7 +114,7 @@ export class Ledger {
     readonly file: string,
     private readonly o: { minIntervalMs: number; maxShare: number },
   ) {
-    this.db = new Low<LedgerData>(new DataFile<LedgerData>(file, { parse: JSON.parse, stringify: (d) => JSON.stringify(d) }), { version: 1, uploads: {}, watches: [] });
+    this.db = new Low<LedgerData>(new DataFile<LedgerData>(file, { parse: JSON.parse, stringify: (d) => JSON.stringify(d) }), { version: 1, uploads: {}, watches: [], jobs: {} });
   }
 
   static async open(file: string, o: { minIntervalMs?: number; maxShare?: number } = {}): Promise<Ledger> {
@@ -93,6 +123,7 @@ export class Ledger {
     await l.db.read();
     l.db.data.uploads ??= {};
     l.db.data.watches ??= [];
+    l.db.data.jobs ??= {};
     return l;
   }
 
@@ -139,6 +170,30 @@ export class Ledger {
 
   doneParts(file: LedgerFile): DonePart[] {
     return Object.entries(file.parts).map(([n, p]) => ({ partNumber: Number(n), ...p }));
+  }
+
+  job(id: string): LedgerJob | undefined {
+    return this.db.data.jobs[id];
+  }
+
+  jobs(): LedgerJob[] {
+    return Object.values(this.db.data.jobs).sort((a, b) => a.createdAt.localeCompare(b.createdAt));
+  }
+
+  /** Adds or changes a job record and writes now (job records change a few times per job). */
+  async putJob(j: LedgerJob): Promise<void> {
+    j.updatedAt = new Date().toISOString();
+    this.db.data.jobs[j.id] = j;
+    await this.flush();
+  }
+
+  /** The agent's signaling peer id, made once. */
+  async peerId(make: () => string): Promise<string> {
+    if (!this.db.data.peerId) {
+      this.db.data.peerId = make();
+      await this.flush();
+    }
+    return this.db.data.peerId;
   }
 
   async setWatches(w: LedgerWatch[]): Promise<void> {

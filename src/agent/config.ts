@@ -18,8 +18,18 @@ export const uploadClientSchema = z.object({
   partSize: z.coerce.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE).default(8 * 1024 * 1024),
 });
 
+const boolish = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);
+
 export const agentConfigSchema = uploadClientSchema.extend({
   port: portSchema.default(8765),
+  /** The signaling room (default: the stack secrets' room). */
+  room: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/, 'room ids are 1-64 letters, digits, ".", "_" or "-"').optional(),
+  /** ICE servers as JSON ([{"urls": "stun:..."}]); none by default. */
+  iceServers: z.union([z.string().transform((s) => JSON.parse(s) as unknown), z.array(z.unknown())]).optional(),
+  /** Gather only 127.0.0.1 candidates (one-machine setups and tests). Default true, as the worker. */
+  loopbackOnly: boolish.default(true),
+  /** Seconds of DataChannel silence after which a worker's link is dead. */
+  linkDeadAfter: z.coerce.number().min(0.1).max(600).default(5),
   /** Browser origins allowed to call the API ("http://localhost:3000,..."); default none. */
   allowedOrigins: list.optional(),
   /** Seconds a watched file must stay unchanged before it is uploaded. */
@@ -27,6 +37,18 @@ export const agentConfigSchema = uploadClientSchema.extend({
 });
 export type AgentConfig = z.infer<typeof agentConfigSchema>;
 export type UploadClientConfig = z.infer<typeof uploadClientSchema>;
+
+/** The room: --room / SLEAP_RTC_ROOM, else the stack's secrets file; none means no jobs (uploads still work). */
+export function resolveRoom(cfg: Pick<AgentConfig, 'room' | 'stackSecrets'>): string | undefined {
+  if (cfg.room) return cfg.room;
+  if (cfg.stackSecrets) return readSecretsFlag(cfg.stackSecrets).room_id;
+  return undefined;
+}
+
+/** What job and model routes answer when the agent was started without a room. */
+export function noRoomError(): AppError {
+  return new AppError('config_invalid', 'this agent has no room, so it cannot submit jobs or read models: restart it with --room <id> (or SLEAP_RTC_ROOM), or --stack-secrets <data>/stack-secrets.json');
+}
 
 /** The room token: --room-token / SLEAP_RTC_ROOM_TOKEN, else the stack's secrets file. */
 export function resolveRoomToken(cfg: Pick<UploadClientConfig, 'roomToken' | 'stackSecrets'>): string {

@@ -9,7 +9,12 @@ import { createLogger, type Logger } from '../core/log.js';
 import { dataHome } from '../core/paths.js';
 import { runUntilSignal } from '../core/service.js';
 import { BackendClient } from '../core/transfer/index.js';
-import { agentConfigSchema, resolveRoomToken, type AgentConfig } from './config.js';
+import { agentConfigSchema, resolveRoom, resolveRoomToken, type AgentConfig } from './config.js';
+import { iceServer } from '../core/rtc/linkConfig.js';
+import { JobManager } from './jobs/JobManager.js';
+import { Models } from './jobs/Models.js';
+import { z } from 'zod';
+import { AppError } from '../core/errors.js';
 import { Ledger } from './Ledger.js';
 import { acquireLock } from './lock.js';
 import { openApiDocument } from './openapi.js';
@@ -56,7 +61,7 @@ export async function openUploads(cfg: Pick<AgentConfig, 'server' | 'roomToken' 
     const ledger = await Ledger.open(join(dir, 'ledger.json'));
     const backend = new BackendClient({ baseUrl: cfg.server, token: roomToken });
     const uploads = new UploadManager({ ledger, backend, manifestDir: join(dir, 'manifests'), concurrency: cfg.concurrency, partSize: cfg.partSize, log });
-    return { dir, lock, ledger, uploads };
+    return { dir, lock, ledger, uploads, backend, roomToken };
   } catch (e) {
     lock.release();
     throw e;
@@ -64,8 +69,31 @@ export async function openUploads(cfg: Pick<AgentConfig, 'server' | 'roomToken' 
 }
 
 export async function startAgent(cfg: AgentConfig & { data: string }, log: Logger = createLogger('agent')): Promise<RunningAgent> {
-  const { dir, lock, ledger, uploads } = await openUploads(cfg, log, 'the agent');
+  const { dir, lock, ledger, uploads, backend, roomToken } = await openUploads(cfg, log, 'the agent');
   const { token, file: tokenFile } = agentToken(dir);
+  let jobs: JobManager;
+  let models: Models;
+  try {
+    const room = resolveRoom(cfg);
+    const ice = z.array(iceServer).safeParse(cfg.iceServers ?? []);
+    if (!ice.success) throw new AppError('config_invalid', `--ice-servers must be a JSON list of {"urls": ...}: ${ice.error.issues[0]?.message}`);
+    jobs = new JobManager({
+      ledger,
+      uploads,
+      backend,
+      historyDir: join(dir, 'jobs'),
+      server: cfg.server,
+      room,
+      roomToken,
+      link: { iceServers: ice.data, loopbackOnly: cfg.loopbackOnly, deadAfterMs: Math.round(cfg.linkDeadAfter * 1000) },
+      log: log.child('jobs'),
+    });
+    models = new Models(backend, room);
+  } catch (e) {
+    await uploads.close();
+    lock.release();
+    throw e;
+  }
   const watches = new Watches({ ledger, uploads, log: log.child('watch'), stabilityMs: cfg.watchStability * 1000 });
   let port = cfg.port;
   const app = express();
@@ -73,7 +101,7 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
   app.set('query parser', 'simple');
   app.use(hostGuard(() => port), originGuard(cfg.allowedOrigins ?? []));
   app.get('/openapi.json', (_req, res) => void res.json(openApiDocument(`http://127.0.0.1:${port}`)));
-  app.use('/api', tokenGuard(token, tokenFile), express.json({ limit: '64kb' }), agentRoutes({ uploads, watches, log }));
+  app.use('/api', tokenGuard(token, tokenFile), express.json({ limit: '64kb' }), agentRoutes({ uploads, watches, jobs, models, log }));
   app.use((req, res) => void res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } }));
   app.use(errorMiddleware(log, 'agent'));
   let http: Server;
@@ -84,18 +112,21 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
       http.once('error', reject);
     });
   } catch (e) {
+    await uploads.close();
     lock.release();
     throw e;
   }
   port = (http.address() as AddressInfo).port;
   uploads.resumeUnfinished();
   await watches.restore();
+  await jobs.start();
   return {
     url: `http://127.0.0.1:${port}`,
     port,
     tokenFile,
     close: async () => {
       await watches.close();
+      await jobs.close();
       await uploads.close();
       await new Promise<void>((resolve) => {
         http.close(() => resolve());

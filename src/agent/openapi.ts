@@ -1,9 +1,16 @@
 import { z } from 'zod';
-import { createUploadBody, createWatchBody, deleteWatchBody, uploadView } from '../core/schemas/agent.js';
+import { createJobBody, createUploadBody, createWatchBody, deleteWatchBody, jobCommandBody, jobView, modelDownloadBody, uploadView } from '../core/schemas/agent.js';
+import { jobCommandName } from '../core/schemas/datachannel.js';
+import { manifestModel } from '../core/schemas/manifest.js';
 
 export const watchView = z.object({ path: z.string(), auto_upload: z.boolean() });
 export const errorView = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
 export const uploadEventView = z.object({ type: z.enum(['state', 'progress', 'removed']), upload: uploadView });
+
+export const jobEventView = z.object({ type: z.enum(['state', 'event']), job: jobView, event: z.record(z.string(), z.unknown()).optional().describe('a DataChannel job event (status, progress, job_complete, job_failed) with its seq') });
+const jobWithHistory = jobView.extend({ events: z.array(z.record(z.string(), z.unknown())).describe('the progress history, in seq order') });
+const workerView = z.object({ peer_id: z.string(), role: z.string(), metadata: z.object({ tags: z.array(z.string()), properties: z.record(z.string(), z.unknown()) }) });
+const modelFiles = z.object({ model_id: z.string(), dest: z.string(), files: z.array(z.object({ name: z.string(), path: z.string(), size: z.number(), sha256: z.string() })) });
 
 const json = (s: z.ZodType): unknown => z.toJSONSchema(s, { io: 'output', unrepresentable: 'any' });
 const body = (s: z.ZodType) => ({ required: true, content: { 'application/json': { schema: z.toJSONSchema(s, { io: 'input', unrepresentable: 'any' }) } } });
@@ -31,7 +38,26 @@ export function openApiDocument(url: string): Record<string, unknown> {
       '/api/uploads/{id}/pause': { post: { summary: 'Pause', parameters: idParam, responses: { '200': ok(uploadView), ...errors } } },
       '/api/uploads/{id}/resume': { post: { summary: 'Resume', parameters: idParam, responses: { '200': ok(uploadView), ...errors } } },
       '/api/events': {
-        get: { summary: 'Server-sent events: `event: upload` with data ' + JSON.stringify(Object.keys(uploadEventView.shape)), responses: { '200': { description: 'text/event-stream', content: { 'text/event-stream': { schema: json(uploadEventView) } } }, ...errors } },
+        get: {
+          summary: 'Server-sent events: `event: upload` with data ' + JSON.stringify(Object.keys(uploadEventView.shape)) + ', `event: job` with data ' + JSON.stringify(Object.keys(jobEventView.shape)),
+          responses: { '200': { description: 'text/event-stream', content: { 'text/event-stream': { schema: json(z.union([uploadEventView, jobEventView])) } } }, ...errors },
+        },
+      },
+      '/api/jobs': {
+        post: { summary: 'Submit a training job (a local dataset is uploaded first; the worker is picked when not named)', requestBody: body(createJobBody), responses: { '201': ok(jobView, 'created'), ...errors, '503': ok(errorView, 'no worker free, or signaling unreachable') } },
+        get: { summary: 'All jobs', responses: { '200': ok(z.object({ jobs: z.array(jobView) })), ...errors } },
+      },
+      '/api/jobs/{id}': {
+        get: { summary: 'One job with its progress history (query after_seq=N for the events after N)', parameters: idParam, responses: { '200': ok(jobWithHistory), ...errors } },
+      },
+      '/api/jobs/{id}/commands': {
+        post: { summary: `Send a command (${jobCommandName.options.join(', ')}); answers after the worker's ack`, parameters: idParam, requestBody: body(jobCommandBody), responses: { '200': ok(z.object({ ok: z.literal(true), command: jobCommandName, job: jobView })), ...errors, '409': ok(errorView, 'job_finished, or refused by the worker') } },
+      },
+      '/api/workers': { get: { summary: 'The workers in the room', responses: { '200': ok(z.object({ workers: z.array(workerView) })), ...errors } } },
+      '/api/models': { get: { summary: "The room's models (its manifest)", responses: { '200': ok(z.object({ models: z.array(manifestModel) })), ...errors } } },
+      '/api/models/{id}': { get: { summary: 'One model by id or alias', parameters: idParam, responses: { '200': ok(manifestModel), ...errors } } },
+      '/api/models/{id}/download': {
+        post: { summary: 'Download every file of a model into dest/<model id>/ (resumable, SHA-256 verified)', parameters: idParam, requestBody: body(modelDownloadBody), responses: { '200': ok(modelFiles), ...errors } },
       },
       '/api/watches': {
         post: { summary: 'Watch a folder; new or changed datasets are uploaded when auto_upload', requestBody: body(createWatchBody), responses: { '201': ok(watchView, 'created'), ...errors } },

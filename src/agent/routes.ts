@@ -1,14 +1,17 @@
 import express, { type Router } from 'express';
 import { bodyOf, parseWith } from '../core/http.js';
 import type { Logger } from '../core/log.js';
-import { createUploadBody, createWatchBody, deleteWatchBody } from '../core/schemas/agent.js';
+import { AppError } from '../core/errors.js';
+import { createJobBody, createUploadBody, createWatchBody, deleteWatchBody, jobCommandBody, modelDownloadBody } from '../core/schemas/agent.js';
+import type { JobManager } from './jobs/JobManager.js';
+import type { Models } from './jobs/Models.js';
 import type { UploadManager } from './UploadManager.js';
 import type { Watches } from './Watches.js';
 
 const watchView = (w: { path: string; autoUpload: boolean }) => ({ path: w.path, auto_upload: w.autoUpload });
 
 /** /api/* of the agent (mounted behind the Host, Origin and token guards). */
-export function agentRoutes(o: { uploads: UploadManager; watches: Watches; log: Logger }): Router {
+export function agentRoutes(o: { uploads: UploadManager; watches: Watches; jobs: JobManager; models: Models; log: Logger }): Router {
   const r = express.Router();
   r.post('/uploads', async (req, res) => {
     const body = parseWith(createUploadBody, bodyOf(req), 'request body');
@@ -27,9 +30,11 @@ export function agentRoutes(o: { uploads: UploadManager; watches: Watches; log: 
     res.write(': sleap-rtc agent events\n\n');
     let seq = 0;
     const off = o.uploads.onDidChange((e) => void res.write(`id: ${++seq}\nevent: upload\ndata: ${JSON.stringify(e)}\n\n`));
+    const offJobs = o.jobs.onDidChange((e) => void res.write(`id: ${++seq}\nevent: job\ndata: ${JSON.stringify(e)}\n\n`));
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     req.on('close', () => {
       off();
+      offJobs();
       clearInterval(ping);
     });
   });
@@ -41,6 +46,27 @@ export function agentRoutes(o: { uploads: UploadManager; watches: Watches; log: 
   r.delete('/watches', async (req, res) => {
     await o.watches.remove(parseWith(deleteWatchBody, bodyOf(req), 'request body').path);
     res.status(204).end();
+  });
+  r.post('/jobs', async (req, res) => {
+    const body = parseWith(createJobBody, bodyOf(req), 'job');
+    res.status(201).json(await o.jobs.submit(body));
+  });
+  r.get('/jobs', (_req, res) => void res.json({ jobs: o.jobs.list() }));
+  r.get('/jobs/:id', (req, res) => {
+    const after = req.query.after_seq === undefined ? 0 : Number(req.query.after_seq);
+    if (!Number.isInteger(after) || after < 0) throw new AppError('bad_request', 'after_seq must be a whole number >= 0');
+    res.json(o.jobs.get(req.params.id, after));
+  });
+  r.post('/jobs/:id/commands', async (req, res) => {
+    const body = parseWith(jobCommandBody, bodyOf(req), 'command');
+    res.json(await o.jobs.command(req.params.id, body.command));
+  });
+  r.get('/workers', async (_req, res) => void res.json({ workers: await o.jobs.workers() }));
+  r.get('/models', async (_req, res) => void res.json({ models: await o.models.list() }));
+  r.get('/models/:id', async (req, res) => void res.json(await o.models.get(req.params.id)));
+  r.post('/models/:id/download', async (req, res) => {
+    const body = parseWith(modelDownloadBody, bodyOf(req), 'download');
+    res.json(await o.models.download(req.params.id, body.dest));
   });
   return r;
 }

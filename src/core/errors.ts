@@ -18,6 +18,10 @@ export type ErrorCode =
   | 'source_changed'
   | 'aborted'
   | 'timeout'
+  | 'unknown_worker'
+  | 'no_worker'
+  | 'job_finished'
+  | 'unavailable'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -36,6 +40,10 @@ const STATUS: Record<ErrorCode, number> = {
   source_changed: 409,
   aborted: 499,
   timeout: 504,
+  unknown_worker: 404,
+  no_worker: 503,
+  job_finished: 409,
+  unavailable: 503,
   internal: 500,
 };
 

@@ -130,9 +130,9 @@ export class JobRunner {
       }
       this.events.appendStatus('uploading');
       const modelId = `${this.jobId}-${randomBytes(3).toString('hex')}`;
-      const { s3Path, size } = await this.upload(join(jobDir, 'run'), result.artifacts, modelId);
+      const { s3Path, size, files } = await this.upload(join(jobDir, 'run'), result.artifacts, modelId);
       if (this.cancelled) return await this.endCancelled();
-      await this.register(modelId, s3Path, size, result, (Date.now() - started) / 1000);
+      await this.register(modelId, s3Path, size, files, result, (Date.now() - started) / 1000);
       this.events.appendStatus(result.status === 'stopped' ? 'stopped' : 'completed');
       const completion = { model_id: modelId, s3_path: s3Path, metrics: result.metrics };
       this.events.appendComplete(completion);
@@ -201,14 +201,16 @@ export class JobRunner {
     return run.done;
   }
 
-  private async upload(dir: string, artifacts: string[], modelId: string): Promise<{ s3Path: string; size: number }> {
+  private async upload(dir: string, artifacts: string[], modelId: string): Promise<{ s3Path: string; size: number; files: Array<{ name: string; size_bytes: number }> }> {
     const prefix = `rooms/${this.deps.room}/models/${modelId}/`;
     let size = 0;
+    const files: Array<{ name: string; size_bytes: number }> = [];
     try {
       for (const name of artifacts) {
         const path = join(dir, name);
         const bytes = (await stat(path)).size;
         size += bytes;
+        files.push({ name, size_bytes: bytes });
         if (bytes === 0) await this.deps.s3.send(new PutObjectCommand({ Bucket: this.deps.bucket, Key: prefix + name, Body: '' }), { abortSignal: this.abort.signal });
         else await uploadFile({ path, target: { kind: 's3', s3: this.deps.s3, bucket: this.deps.bucket, key: prefix + name }, log: this.log }, { signal: this.abort.signal });
       }
@@ -221,7 +223,7 @@ export class JobRunner {
       throw new JobFailure('upload_failed', `could not upload the model to s3://${this.deps.bucket}/${prefix}: ${e instanceof Error ? e.message : String(e)}`);
     }
     this.uploaded = { prefix, names: artifacts };
-    return { s3Path: `s3://${this.deps.bucket}/${prefix}`, size };
+    return { s3Path: `s3://${this.deps.bucket}/${prefix}`, size, files };
   }
 
   private async removeUploaded(prefix: string, names: string[]): Promise<void> {
@@ -230,7 +232,7 @@ export class JobRunner {
     if (failed > 0) this.log.warn('could not remove every file of a cancelled upload', { prefix, failed });
   }
 
-  private async register(modelId: string, s3Path: string, size: number, result: TrainerResult, elapsedSec: number): Promise<void> {
+  private async register(modelId: string, s3Path: string, size: number, files: Array<{ name: string; size_bytes: number }>, result: TrainerResult, elapsedSec: number): Promise<void> {
     const m = result.metrics;
     const model: ManifestModel = {
       id: modelId,
@@ -239,6 +241,7 @@ export class JobRunner {
       trained_on_worker: this.deps.workerId,
       s3_path: s3Path,
       size_bytes: size,
+      files,
       notes: '',
       tags: [],
       training: {

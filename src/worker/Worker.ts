@@ -228,6 +228,8 @@ export class Worker {
       const job = this.jobs.get(m.job_id);
       if (!job || job.clientPeerId !== from) {
         this.log.warn('hello for a job this client does not own', { client: from, job_id: m.job_id });
+        // Said plainly, so that a client re-attaching after a worker restart does not wait forever.
+        void this.send(from, { app_message_type: 'job_failed', job_id: m.job_id, error: { code: 'unknown_job', message: `worker ${this.o.peerId} has no job ${m.job_id} of yours (it may have restarted since); submit the job again` } });
         return;
       }
       entry.follows.get(m.job_id)?.();

@@ -7,6 +7,33 @@ export const uploadState = z.enum(['queued', 'hashing', 'uploading', 'paused', '
 export type UploadState = z.infer<typeof uploadState>;
 
 export const createUploadBody = z.object({ path: z.string().min(1).max(4096) });
+
+/** A labels file of the dataset as the agent read it (h5wasm) when the upload was added. */
+export const slpSummaryView = z.object({
+  /** The labels file: its name, or its path inside a folder dataset. */
+  file: z.string(),
+  /** `pkg.slp` when every video's frames are embedded (self-contained), `slp` otherwise. */
+  format: z.enum(['slp', 'pkg.slp']),
+  format_version: z.number(),
+  labeled_frames: z.number().int(),
+  instances: z.number().int(),
+  user_instances: z.number().int(),
+  predicted_instances: z.number().int(),
+  videos: z.array(
+    z.object({
+      filename: z.string(),
+      embedded: z.boolean(),
+      frames: z.number().int().optional(),
+      height: z.number().int().optional(),
+      width: z.number().int().optional(),
+    }),
+  ),
+  skeletons: z.array(z.object({ name: z.string(), nodes: z.array(z.string()) })),
+  /** Videos referenced by path only: a remote worker cannot read them. */
+  external_videos: z.array(z.string()),
+});
+export type SlpSummaryView = z.infer<typeof slpSummaryView>;
+
 export const uploadView = z.object({
   id: z.string(),
   path: z.string(),
@@ -21,6 +48,8 @@ export const uploadView = z.object({
   sha256: z.string().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   warnings: z.array(z.string()).default([]),
+  /** The dataset's labels file, read when the upload was added (a folder's first; the others' warnings are in `warnings`). */
+  slp: slpSummaryView.optional(),
 });
 export type UploadView = z.infer<typeof uploadView>;
 
@@ -34,5 +63,22 @@ export const createJobBody = z.object({
   worker: z.string().optional(),
 });
 export const jobCommandBody = z.object({ command: jobCommandName });
-export const jobView = z.object({ id: jobId, status: jobStatusValue, dataset: z.string(), worker: z.string().optional(), created_at: z.string(), updated_at: z.string(), model: z.object({ model_id: z.string(), s3_path: z.string() }).optional() });
+export const jobView = z.object({
+  id: jobId,
+  status: jobStatusValue,
+  /** What was submitted: a local path or an s3:// path. */
+  dataset: z.string(),
+  /** Where the worker reads the dataset, once known. */
+  dataset_s3_path: z.string().optional(),
+  /** The upload of a local dataset (GET /api/uploads/:id follows it). */
+  upload_id: z.string().optional(),
+  worker: z.string().optional(),
+  created_at: z.string(),
+  updated_at: z.string(),
+  /** The last progress event held (while the agent follows the job). */
+  last_seq: z.number().int().optional(),
+  model: z.object({ model_id: z.string(), s3_path: z.string(), metrics: z.record(z.string(), z.number()) }).optional(),
+  error: z.object({ code: z.string(), message: z.string() }).optional(),
+});
+export const modelDownloadBody = z.object({ dest: z.string().min(1).max(4096) });
 export type JobView = z.infer<typeof jobView>;

@@ -12,6 +12,8 @@ export const manifestModel = z.object({
   size_bytes: z.number().int().min(0),
   notes: z.string().default(''),
   tags: z.array(z.string()).default([]),
+  /** The model folder's files (our extension: what a client downloads); absent in older manifests. */
+  files: z.array(z.object({ name: z.string().min(1), size_bytes: z.number().int().min(0) })).optional(),
   training: z.object({
     dataset_hash: z.string(),
     epochs: z.number().int().min(0),

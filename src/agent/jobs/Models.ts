@@ -1,0 +1,82 @@
+import { mkdir, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { AppError, isAppError } from '../../core/errors.js';
+import { roomManifest, type ManifestModel, type RoomManifest } from '../../core/schemas/manifest.js';
+import { noRoomError } from '../config.js';
+import { downloadFile, PresignedRangeSource, type BackendClient } from '../../core/transfer/index.js';
+
+export interface ModelDownload {
+  model_id: string;
+  dest: string;
+  files: Array<{ name: string; path: string; size: number; sha256: string }>;
+}
+
+/** The room's models (its manifest, read by a presigned GET) and their download into a folder. */
+export class Models {
+  constructor(
+    private readonly backend: BackendClient,
+    private readonly roomId: string | undefined,
+  ) {}
+
+  private get room(): string {
+    if (!this.roomId) throw noRoomError();
+    return this.roomId;
+  }
+
+  /** The room's manifest; an empty one when no model was made yet. */
+  async manifest(signal?: AbortSignal): Promise<RoomManifest> {
+    const key = `rooms/${this.room}/manifest.json`;
+    let url: string;
+    try {
+      url = (await this.backend.requestDownload(key, { signal })).url;
+    } catch (e) {
+      if (isAppError(e, 'not_found')) return { version: 1, room_id: this.room, updated_at: new Date(0).toISOString(), models: {}, aliases: {} };
+      throw e;
+    }
+    const res = await fetch(url, { signal });
+    if (!res.ok) throw new AppError('upstream_error', `reading the room's manifest (${key}) failed: HTTP ${res.status}`);
+    const parsed = roomManifest.safeParse(await res.json().catch(() => undefined));
+    if (!parsed.success) throw new AppError('upstream_error', `the room's manifest (${key}) is not valid: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    return parsed.data;
+  }
+
+  async list(): Promise<ManifestModel[]> {
+    const m = await this.manifest();
+    return Object.values(m.models).sort((a, b) => b.trained_at.localeCompare(a.trained_at));
+  }
+
+  /** A model by id or alias. */
+  async get(idOrAlias: string): Promise<ManifestModel> {
+    const m = await this.manifest();
+    const model = m.models[idOrAlias] ?? m.models[m.aliases[idOrAlias] ?? ''];
+    if (!model) throw new AppError('not_found', `no model "${idOrAlias}" in room ${this.room} (GET /api/models lists them)`);
+    return model;
+  }
+
+  /** Downloads every file of a model into `dest/<model id>/` (resumable, SHA-256 verified). */
+  async download(idOrAlias: string, destRoot: string, signal?: AbortSignal): Promise<ModelDownload> {
+    const model = await this.get(idOrAlias);
+    if (!model.files || model.files.length === 0) {
+      throw new AppError('conflict', `model ${model.id} lists no files in the room's manifest (made by an older worker); fetch ${model.s3_path} with an S3 client instead`);
+    }
+    const dest = join(resolve(destRoot), model.id);
+    await mkdir(dest, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
+      throw new AppError('bad_request', `cannot create ${dest} (${e.code}): choose a folder you may write to`);
+    });
+    const prefix = model.s3_path.endsWith('/') ? model.s3_path : `${model.s3_path}/`;
+    const files: ModelDownload['files'] = [];
+    for (const f of model.files) {
+      if (f.name.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new AppError('upstream_error', `model ${model.id} names a file "${f.name}" that cannot be written safely`);
+      const path = join(dest, f.name);
+      if (f.size_bytes === 0) {
+        await writeFile(path, '');
+        files.push({ name: f.name, path, size: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
+        continue;
+      }
+      await mkdir(join(path, '..'), { recursive: true });
+      const r = await downloadFile({ source: new PresignedRangeSource(this.backend, prefix + f.name), dest: path }, { signal });
+      files.push({ name: f.name, path: r.path, size: r.size, sha256: r.sha256 });
+    }
+    return { model_id: model.id, dest, files };
+  }
+}

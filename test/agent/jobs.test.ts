@@ -1,0 +1,258 @@
+// Jobs end to end with real processes: the embedded store, `sleap-rtc server`, a builtin-trainer
+// `sleap-rtc worker` and `sleap-rtc agent`, each its own process. The agent uploads the dataset,
+// submits over signaling and follows the job over its own WebRTC link (werift in the agent's
+// process, werift in the worker's). Everything is driven through the agent's HTTP API, as the
+// extension and notebooks do.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
+import { makeS3Client } from '../../src/core/s3client.js';
+import { AgentClient, type AgentEvent } from '../../src/agent/AgentClient.js';
+import { spawnCli, type Spawned } from '../support/proc.js';
+import { startServerProcess, type ServerProcess } from '../support/server.js';
+import { sharedSleapDir, writeSyntheticSlp } from '../support/slpFixtures.js';
+import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
+import { runCli, startAgentProcess, writeBigZip, type AgentProcess } from './support/env.js';
+
+const LONG = { trainer: 'builtin', trainer_config: { max_epochs: 100_000, min_train_steps_per_epoch: 3000 } };
+
+let lastSeen: unknown;
+async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
+  const end = Date.now() + timeoutMs;
+  lastSeen = undefined;
+  for (;;) {
+    const v = await fn();
+    if (v !== undefined) return v;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last seen: ${String(JSON.stringify(lastSeen, (k, x) => (k === 'events' && Array.isArray(x) ? x.slice(-4) : x))).slice(0, 1500)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** Collects the agent's SSE events in the background. */
+function listen(agent: AgentProcess): { events: AgentEvent[]; stop(): void } {
+  const ctrl = new AbortController();
+  const events: AgentEvent[] = [];
+  void (async () => {
+    for await (const e of await new AgentClient(agent.url, agent.token).openEvents(ctrl.signal)) events.push(e);
+  })().catch(() => undefined);
+  return { events, stop: () => ctrl.abort() };
+}
+
+const progressCount = (events: Array<{ type: string }>) => events.filter((e) => e.type === 'progress').length;
+
+describe('jobs through the agent (store, server, worker, agent: four processes)', () => {
+  let store: EmbeddedStoreTarget;
+  let server: ServerProcess;
+  let worker: Spawned;
+  let workerId: string;
+  let agent: AgentProcess;
+  let dir: string;
+  let agentData: string;
+  let dataset: string;
+  let s3: S3Client;
+  const agentEnv = (): NodeJS.ProcessEnv => ({ SLEAP_RTC_SERVER: server.url, SLEAP_RTC_ROOM_TOKEN: server.rooms.lab, SLEAP_RTC_ROOM: 'lab', SLEAP_RTC_DATA: undefined, SLEAP_RTC_CONFIG: undefined });
+
+  const startWorker = (data: string) =>
+    spawnCli(['worker', '--server', server.url, '--room', 'lab', '--s3-endpoint', store.endpoint, '--s3-region', store.region, '--bucket', server.bucket, '--data', data, '--trainer', 'builtin'], {
+      waitFor: /worker (\S+) registered in room lab/,
+      env: { SLEAP_RTC_CONFIG: '', SLEAP_RTC_ROOM_TOKEN: server.rooms.lab, SLEAP_RTC_S3_ACCESS_KEY: store.accessKeyId, SLEAP_RTC_S3_SECRET_KEY: store.secretAccessKey },
+    });
+
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'agent-jobs-'));
+    agentData = join(dir, 'agent-data');
+    store = await startEmbeddedStore();
+    server = await startServerProcess(store);
+    worker = await startWorker(join(dir, 'worker'));
+    workerId = worker.line[1];
+    agent = await startAgentProcess(agentEnv(), agentData);
+    s3 = makeS3Client(store);
+    // A real SLEAP file when ../shared is there (always in CI), else one the tests write with h5wasm.
+    dataset = join(dir, 'labels.pkg.slp');
+    if (sharedSleapDir) await copyFile(join(sharedSleapDir, 'minimal_instance.pkg.slp'), dataset);
+    else await writeSyntheticSlp(dataset, { frames: 20, instancesPerFrame: 1, nodes: 3, embedded: true });
+  });
+
+  after(async () => {
+    await agent?.proc.stop();
+    await worker?.stop();
+    await server?.stop();
+    s3?.destroy();
+    await store?.stop();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Waits until the worker says it is free again (its status is published after each job). */
+  const workerFree = () => waitFor(() => agent.api('/api/workers').then((r) => (r.body.workers.some((w: any) => w.peer_id === workerId && w.metadata.properties.status === 'available') ? true : undefined)), 'a free worker');
+  const job = (id: string) => agent.api(`/api/jobs/${id}`).then((r) => (lastSeen = r.body));
+  const command = (id: string, c: string) => agent.api(`/api/jobs/${id}/commands`, { body: { command: c } });
+
+  test('upload, submit, progress over the DataChannel, pause (no progress for 2 s), resume, stop early: the model is in the store and the manifest, the client is told', { timeout: 120_000 }, async () => {
+    const sse = listen(agent);
+    try {
+      const created = await agent.api('/api/jobs', { body: { dataset, config: LONG } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      const id = created.body.id;
+      assert.equal(created.body.status, 'queued');
+      assert.equal(created.body.worker, workerId, 'the one free builtin worker was picked');
+      assert.ok(created.body.upload_id, 'a local dataset is uploaded first');
+
+      // Progress arrives (epoch_end with losses), through the agent, from the worker's DataChannel.
+      const running = await waitFor(() => job(id).then((j) => (j.events.some((e: any) => e.type === 'progress' && e.data.event === 'epoch_end') ? j : undefined)), 'first epoch_end', 60_000);
+      assert.equal(running.status, 'training');
+      assert.match(running.dataset_s3_path, /^s3:\/\/.+\/rooms\/lab\/datasets\//);
+      const seqs = running.events.map((e: any) => e.seq);
+      assert.deepEqual(seqs, seqs.map((_: number, i: number) => i + 1), 'events are numbered 1, 2, 3, ... with no gap');
+      const epochEnd = running.events.find((e: any) => e.type === 'progress' && e.data.event === 'epoch_end');
+      assert.ok(Number.isFinite(epochEnd.data.logs['train/loss']), 'a real training loss');
+
+      // Pause: acknowledged, status paused, then no progress for 2 s.
+      const p = await command(id, 'pause');
+      assert.equal(p.status, 200, JSON.stringify(p.body));
+      assert.equal(p.body.ok, true);
+      await waitFor(() => job(id).then((j) => (j.status === 'paused' ? j : undefined)), 'paused');
+      await new Promise((r) => setTimeout(r, 300)); // a batch in flight when pause landed may still report
+      const atPause = progressCount((await job(id)).events);
+      await new Promise((r) => setTimeout(r, 2000));
+      assert.equal(progressCount((await job(id)).events), atPause, 'no progress while paused');
+
+      // Resume: progress again.
+      assert.equal((await command(id, 'resume')).status, 200);
+      await waitFor(() => job(id).then((j) => (j.status === 'training' && progressCount(j.events) > atPause ? j : undefined)), 'progress after resume');
+
+      // Stop early: the model is kept.
+      assert.equal((await command(id, 'stop')).status, 200);
+      const done = await waitFor(() => job(id).then((j) => (j.status === 'stopped' && j.model ? j : undefined)), 'stopped with a model', 60_000);
+      assert.match(done.model.s3_path, new RegExp(`^s3://${server.bucket}/rooms/lab/models/${done.model.model_id}/$`));
+      assert.ok(done.events.some((e: any) => e.type === 'job_complete'), 'job_complete came over the DataChannel');
+
+      // The client (SSE) was told: the state event with the model.
+      await waitFor(async () => (sse.events.some((e) => e.event === 'job' && (e.data as any).type === 'state' && (e.data as any).job.id === id && (e.data as any).job.status === 'stopped' && (e.data as any).job.model) ? true : undefined), 'the SSE stream reports the stopped job with its model');
+      assert.ok(sse.events.some((e) => e.event === 'job' && (e.data as any).event?.type === 'progress'), 'progress events are on the SSE stream');
+
+      // The manifest lists the model, with its files; every file is in the store.
+      const models = await agent.api('/api/models');
+      assert.equal(models.status, 200);
+      const m = models.body.models.find((x: any) => x.id === done.model.model_id);
+      assert.ok(m, `the manifest lists ${done.model.model_id}`);
+      assert.equal(m.trained_on_worker, workerId);
+      assert.ok(m.files.length > 0);
+      const prefix = `rooms/lab/models/${m.id}/`;
+      for (const f of m.files) {
+        const head = await s3.send(new HeadObjectCommand({ Bucket: server.bucket, Key: prefix + f.name }));
+        assert.equal(head.ContentLength, f.size_bytes, f.name);
+      }
+
+      // And it downloads, verified.
+      const dl = await agent.api(`/api/models/${m.id}/download`, { body: { dest: join(dir, 'models') } });
+      assert.equal(dl.status, 200, JSON.stringify(dl.body));
+      assert.equal(dl.body.files.length, m.files.length);
+      for (const f of dl.body.files) assert.equal(createHash('sha256').update(await readFile(f.path)).digest('hex'), f.sha256);
+
+      // A command for the finished job is refused with a code, and the job stays as it was.
+      const late = await command(id, 'pause');
+      assert.equal(late.status, 409);
+      assert.equal(late.body.error.code, 'job_finished');
+      assert.equal((await job(id)).status, 'stopped');
+    } finally {
+      sse.stop();
+    }
+  });
+
+  test('a kill -9 of the agent mid-job: the restarted agent re-attaches, its history has every event once, commands work again', { timeout: 120_000 }, async () => {
+    await workerFree();
+    const created = await agent.api('/api/jobs', { body: { dataset, config: LONG } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    await waitFor(() => job(id).then((j) => (progressCount(j.events) >= 3 ? j : undefined)), 'progress', 60_000);
+    agent.proc.child.kill('SIGKILL');
+    await new Promise((r) => agent.proc.child.once('exit', r));
+    await new Promise((r) => setTimeout(r, 1500)); // the job goes on without its client
+    agent = await startAgentProcess(agentEnv(), agentData);
+    const before = await job(id);
+    // The ledger may be a state change behind after a kill -9; the replay brings it up to date.
+    assert.ok(['accepted', 'downloading', 'training'].includes(before.status), `the job is known after the restart, still running (${before.status})`);
+    const n0 = before.events.length;
+    const later = await waitFor(() => job(id).then((j) => (j.status === 'training' && j.events.length > n0 + 5 ? j : undefined)), 'events after the restart', 30_000);
+    const seqs = later.events.map((e: any) => e.seq);
+    assert.deepEqual(seqs, seqs.map((_: number, i: number) => i + 1), 'missed events were replayed: 1..n, no gap, no repeat');
+    const c = await command(id, 'cancel');
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    const end = await waitFor(() => job(id).then((j) => (j.status === 'cancelled' ? j : undefined)), 'cancelled');
+    assert.equal(end.model, undefined, 'a cancelled job keeps no model');
+  });
+
+  test('bad input gets coded errors and leaves the job list consistent', { timeout: 90_000 }, async () => {
+    await workerFree();
+    const count = (await agent.api('/api/jobs')).body.jobs.length;
+    const unknown = await agent.api('/api/jobs', { body: { dataset, worker: 'no-such-worker' } });
+    assert.equal(unknown.status, 404);
+    assert.equal(unknown.body.error.code, 'unknown_worker');
+    assert.match(unknown.body.error.message, new RegExp(workerId));
+
+    const malformed = await agent.api('/api/jobs', { body: { dataset, config: { trainer_config: { max_epochs: -1 } } } });
+    assert.equal(malformed.status, 400);
+    assert.equal(malformed.body.error.code, 'bad_request');
+    assert.match(malformed.body.error.message, /max_epochs/);
+
+    const noTrainer = await agent.api('/api/jobs', { body: { dataset, config: { trainer: 'sleap-nn' } } });
+    assert.equal(noTrainer.status, 503);
+    assert.equal(noTrainer.body.error.code, 'no_worker');
+
+    const missing = await agent.api('/api/jobs', { body: { dataset: join(dir, 'nope.slp') } });
+    assert.equal(missing.status, 404);
+    assert.match(missing.body.error.message, /does not exist/);
+
+    const notInRoom = await agent.api('/api/jobs', { body: { dataset: `s3://${server.bucket}/rooms/other/datasets/x.slp` } });
+    assert.equal(notInRoom.status, 403);
+
+    const unknownJob = await command('job-nope', 'pause');
+    assert.equal(unknownJob.status, 404);
+    const badCommand = await agent.api(`/api/jobs/job-nope/commands`, { body: { command: 'explode' } });
+    assert.equal(badCommand.status, 400);
+    assert.equal((await agent.api('/api/jobs')).body.jobs.length, count, 'no job was recorded for a refused request');
+
+    // A dataset the worker cannot read: a valid zip, uploaded fine, that is not a labels file.
+    const zip = join(dir, 'not-labels.zip');
+    await writeBigZip(zip, 1024 * 1024);
+    const created = await agent.api('/api/jobs', { body: { dataset: zip, config: { trainer: 'builtin', trainer_config: { max_epochs: 2 } } } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const failed = await waitFor(() => job(created.body.id).then((j) => (j.status === 'failed' ? j : undefined)), 'failed', 60_000);
+    assert.ok(failed.error?.code, 'a coded error');
+    assert.match(failed.error.message, /not-labels\.zip|dataset|HDF5|labels/i);
+    assert.equal(failed.model, undefined);
+    const after = await command(created.body.id, 'resume');
+    assert.equal(after.body.error.code, 'job_finished');
+  });
+
+  test('`sleap-rtc train` uploads, submits, draws the losses and ends with the model location', { timeout: 120_000 }, async () => {
+    await workerFree();
+    const cfgFile = join(dir, 'train.yaml');
+    await writeFile(cfgFile, 'trainer: builtin\ntrainer_config:\n  max_epochs: 4\n  min_train_steps_per_epoch: 20\n');
+    const r = await runCli(['train', dataset, '--config', cfgFile, '--agent', agent.url, '--data', agentData], {}, { timeoutMs: 90_000 });
+    assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    const m = /^model (\S+) at (s3:\/\/\S+)$/m.exec(r.stdout);
+    assert.ok(m, r.stdout);
+    assert.match(r.stdout, /^job \S+ submitted to worker /m);
+    assert.match(r.stdout, /^epoch \d+ train_loss [\d.e+-]+ val_loss [\d.e+-]+$/m, 'one loss line per epoch when stdout is not a terminal');
+    assert.match(r.stdout, /^status: training$/m);
+    const models = (await agent.api('/api/models')).body.models.map((m: any) => m.id);
+    assert.ok(models.includes(m[1]), 'the printed model is in the manifest');
+  });
+
+  test('a worker killed mid-job: the job is reported failed (worker_lost)', { timeout: 90_000 }, async () => {
+    await workerFree();
+    const created = await agent.api('/api/jobs', { body: { dataset, config: LONG } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    await waitFor(() => job(id).then((j) => (progressCount(j.events) >= 2 ? j : undefined)), 'progress', 60_000);
+    worker.child.kill('SIGKILL');
+    const failed = await waitFor(() => job(id).then((j) => (j.status === 'failed' ? j : undefined)), 'failed after the worker died', 20_000);
+    assert.equal(failed.error.code, 'worker_lost');
+    assert.match(failed.error.message, /Submit it again/);
+  });
+});
