@@ -139,6 +139,20 @@ program
     await runTrain(dataset, { ...rest, trainingConfig: config });
   });
 
+program
+  .command('download')
+  .description("download a room's model (by id or alias) through the local agent into <dest>/<model id>/, SHA-256 verified")
+  .argument('<model>', 'model id or alias (GET /api/models lists them)')
+  .option('--dest <dir>', 'folder to download into (default the current folder)')
+  .option('--agent <url>', 'the local agent (default http://127.0.0.1:8765)')
+  .option('--data <dir>', 'data folder whose agent/token is read (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
+  .option('--json', 'print one JSON object {model_id, dest, files} on stdout')
+  .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
+  .action(async (model: string, opts: Record<string, unknown>) => {
+    const { runDownload } = await import('./agent/trainCommand.js');
+    await runDownload(model, opts);
+  });
+
 commonOptions(
   program
     .command('worker')

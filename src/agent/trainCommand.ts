@@ -187,3 +187,22 @@ class TrainView {
     this.drawn = lines.length;
   }
 }
+
+export const downloadConfigSchema = trainConfigSchema.pick({ data: true, agent: true, agentToken: true });
+
+/**
+ * `sleap-rtc download <model> [--dest dir]`: the agent downloads every file of a room model (by id
+ * or alias) into `<dest>/<model id>/`, resumable and SHA-256 verified; prints where each file is.
+ */
+export async function runDownload(model: string, flags: Record<string, unknown>): Promise<void> {
+  const { json, dest, ...rest } = flags;
+  const cfg = loadCommandConfig(downloadConfigSchema, rest);
+  const token = cfg.agentToken ?? process.env.SLEAP_RTC_AGENT_TOKEN ?? AgentClient.tokenFrom(dataHome(cfg.data, process.env));
+  const agent = new AgentClient(cfg.agent.replace(/\/+$/, ''), token);
+  const r = await agent.call<{ model_id: string; dest: string; files: Array<{ name: string; path: string; size: number; sha256: string }> }>('POST', `/api/models/${encodeURIComponent(model)}/download`, { dest: resolve(typeof dest === 'string' ? dest : '.') });
+  if (json) process.stdout.write(JSON.stringify(r) + '\n');
+  else {
+    for (const f of r.files) process.stdout.write(`${f.path}  ${f.size} bytes  sha256 ${f.sha256}\n`);
+    process.stdout.write(`model ${r.model_id} in ${r.dest}\n`);
+  }
+}

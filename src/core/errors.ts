@@ -22,6 +22,7 @@ export type ErrorCode =
   | 'no_worker'
   | 'job_finished'
   | 'unavailable'
+  | 'disk_full'
   | 'internal';
 
 const STATUS: Record<ErrorCode, number> = {
@@ -44,6 +45,7 @@ const STATUS: Record<ErrorCode, number> = {
   no_worker: 503,
   job_finished: 409,
   unavailable: 503,
+  disk_full: 507,
   internal: 500,
 };
 

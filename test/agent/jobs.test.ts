@@ -5,7 +5,8 @@
 // extension and notebooks do.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { copyFile, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { existsSync } from 'node:fs';
+import { copyFile, mkdir, mkdtemp, readFile, rm, symlink, unlink, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -42,6 +43,7 @@ function listen(agent: AgentProcess): { events: AgentEvent[]; stop(): void } {
   return { events, stop: () => ctrl.abort() };
 }
 
+let madeModel: any;
 const progressCount = (events: Array<{ type: string }>) => events.filter((e) => e.type === 'progress').length;
 
 describe('jobs through the agent (store, server, worker, agent: four processes)', () => {
@@ -139,6 +141,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
       assert.equal(models.status, 200);
       const m = models.body.models.find((x: any) => x.id === done.model.model_id);
       assert.ok(m, `the manifest lists ${done.model.model_id}`);
+      madeModel = m;
       assert.equal(m.trained_on_worker, workerId);
       assert.ok(m.files.length > 0);
       const prefix = `rooms/lab/models/${m.id}/`;
@@ -161,6 +164,29 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     } finally {
       sse.stop();
     }
+  });
+
+  test('a full disk on download: a clear disk_full error in the API and the CLI, no final file; the download works once there is room', { timeout: 60_000 }, async () => {
+    assert.ok(madeModel, 'the first test made a model');
+    const dest = join(dir, 'full-disk');
+    const big = [...madeModel.files].sort((a: any, b: any) => b.size_bytes - a.size_bytes)[0];
+    await mkdir(join(dest, madeModel.id), { recursive: true });
+    const partial = join(dest, madeModel.id, `${big.name}.partial`);
+    await symlink('/dev/full', partial); // every write there fails with ENOSPC: a real kernel answer
+    const api = await agent.api(`/api/models/${madeModel.id}/download`, { body: { dest } });
+    assert.equal(api.status, 507, JSON.stringify(api.body));
+    assert.equal(api.body.error.code, 'disk_full');
+    assert.match(api.body.error.message, /no space left on the device while writing .*\.partial: free some space/);
+    assert.equal(existsSync(join(dest, madeModel.id, big.name)), false, 'no final file');
+    const cli = await runCli(['download', madeModel.id, '--dest', dest, '--agent', agent.url, '--data', agentData], {});
+    assert.equal(cli.code, 1, cli.stderr);
+    assert.match(cli.stderr, /^sleap-rtc: no space left on the device while writing .*: free some space/m);
+    await unlink(partial);
+    const ok = await runCli(['download', madeModel.id, '--dest', dest, '--agent', agent.url, '--data', agentData, '--json'], {});
+    assert.equal(ok.code, 0, ok.stderr);
+    const r = JSON.parse(ok.stdout);
+    assert.equal(r.files.length, madeModel.files.length);
+    for (const f of r.files) assert.equal(createHash('sha256').update(await readFile(f.path)).digest('hex'), f.sha256, f.name);
   });
 
   test('a kill -9 of the agent mid-job: the restarted agent re-attaches, its history has every event once, commands work again', { timeout: 120_000 }, async () => {

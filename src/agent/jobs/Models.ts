@@ -74,7 +74,11 @@ export class Models {
         continue;
       }
       await mkdir(join(path, '..'), { recursive: true });
-      const r = await downloadFile({ source: new PresignedRangeSource(this.backend, prefix + f.name), dest: path }, { signal });
+      const r = await downloadFile({ source: new PresignedRangeSource(this.backend, prefix + f.name), dest: path }, { signal }).catch((e: unknown) => {
+        // A full local disk is the caller's to fix, not the store's: its own code (HTTP 507).
+        if (isAppError(e, 'storage_error') && e.details?.errno === 'ENOSPC') throw new AppError('disk_full', e.message, { details: e.details });
+        throw e;
+      });
       files.push({ name: f.name, path: r.path, size: r.size, sha256: r.sha256 });
     }
     return { model_id: model.id, dest, files };
