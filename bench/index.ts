@@ -10,6 +10,10 @@ const commands: Record<string, { about: string; run(args: string[]): Promise<num
     about: 'one file to one S3 server by this engine, aws cli, rclone and boto3 (MiB/s, peak RSS, CPU seconds)',
     run: async (args) => (await import('./upload.js')).main(args),
   },
+  jobs: {
+    about: 'jobs through the agent: submit -> first progress, event latency, killed worker, signaling restart (store, server, worker, agent processes)',
+    run: async (args) => (await import('./jobs.js')).main(args),
+  },
 };
 
 function usage(): string {
