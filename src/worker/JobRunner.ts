@@ -43,6 +43,9 @@ class JobFailure extends Error {
   }
 }
 
+/** Dataset downloads in progress in this process, by cache path. */
+const downloading = new Map<string, Promise<void>>();
+
 /**
  * One accepted job on the worker: download the dataset (cached by SHA-256) -> train -> upload
  * every file of the run folder to rooms/<room>/models/<model_id>/ -> add the model to the room's
@@ -171,15 +174,28 @@ export class JobRunner {
       return dest;
     }
     this.events.appendStatus('downloading');
+    // Two jobs on one dataset (--max-jobs > 1) must not write one `.partial` at once: the second
+    // waits for the first, then finds the file cached (or, if that download failed, makes its own).
+    for (let other = downloading.get(dest); other; other = downloading.get(dest)) {
+      await other.catch(() => undefined);
+      if (this.cancelled) throw new AppError('aborted', 'the job was cancelled');
+      if (await stat(dest).then((s) => s.isFile(), () => false)) return dest;
+    }
     const key = path.replace(/^s3:\/\/[^/]+\//, '');
-    await mkdir(this.deps.cacheDir, { recursive: true });
+    // Registered before any await, so that a second job cannot slip in between check and set.
+    const mine = mkdir(this.deps.cacheDir, { recursive: true })
+      .then(() => downloadFile({ source: new S3RangeSource(this.deps.s3, this.deps.bucket, key), dest, expectedSha256: sha, log: this.log }, { signal: this.abort.signal }))
+      .then(() => undefined);
+    downloading.set(dest, mine);
     try {
-      await downloadFile({ source: new S3RangeSource(this.deps.s3, this.deps.bucket, key), dest, expectedSha256: sha, log: this.log }, { signal: this.abort.signal });
+      await mine;
     } catch (e) {
       if (this.cancelled) throw e;
       if (isAppError(e, 'checksum_mismatch')) throw new JobFailure('dataset_checksum_mismatch', `dataset checksum mismatch: ${e.message}`);
       if (isAppError(e, 'not_found')) throw new JobFailure('dataset_not_found', `dataset not found: ${path} does not exist`);
       throw new JobFailure('dataset_download_failed', `could not download the dataset ${path}: ${e instanceof Error ? e.message : String(e)}`);
+    } finally {
+      if (downloading.get(dest) === mine) downloading.delete(dest);
     }
     return dest;
   }

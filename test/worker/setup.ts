@@ -27,12 +27,12 @@ export interface WorkerEnv {
   stop(): Promise<void>;
 }
 
-export async function startWorkerEnv(): Promise<WorkerEnv> {
+export async function startWorkerEnv(extraArgs: string[] = []): Promise<WorkerEnv> {
   const store = await startEmbeddedStore();
   const server = await startServerProcess(store);
   const dataDir = await mkdtemp(join(tmpdir(), 'sleap-rtc-worker-'));
   const worker = await spawnCli(
-    ['worker', '--server', server.url, '--room', 'lab', '--s3-endpoint', store.endpoint, '--s3-region', store.region, '--bucket', server.bucket, '--data', dataDir, '--trainer', 'builtin', '--link-dead-after', '10'],
+    ['worker', '--server', server.url, '--room', 'lab', '--s3-endpoint', store.endpoint, '--s3-region', store.region, '--bucket', server.bucket, '--data', dataDir, '--trainer', 'builtin', '--link-dead-after', '10', ...extraArgs],
     {
       waitFor: /worker (\S+) registered in room lab/,
       env: { SLEAP_RTC_CONFIG: '', SLEAP_RTC_ROOM_TOKEN: server.rooms.lab, SLEAP_RTC_S3_ACCESS_KEY: store.accessKeyId, SLEAP_RTC_S3_SECRET_KEY: store.secretAccessKey },
