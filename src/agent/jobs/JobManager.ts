@@ -500,9 +500,10 @@ export class JobManager {
       if (!w) throw new AppError('unknown_worker', `no worker "${named}" in room ${this.o.room}; the workers there now: ${workers.map((p) => p.peer_id).join(', ') || 'none'}`);
       return w.peer_id;
     }
+    // The server filters (sleap-rtc's discover_peers): the trainer's tag, and free.
+    const free = await this.signalingCall(() => this.signaling.discover({ role: 'worker', tags: [trainer], properties: { status: { $eq: 'available' } } }));
+    if (free.length > 0) return free[0].peer_id;
     const fit = workers.filter((p) => (p.metadata.tags ?? []).includes(trainer));
-    const free = fit.find((p) => p.metadata.properties?.status === 'available');
-    if (free) return free.peer_id;
     if (fit.length > 0) throw new AppError('no_worker', `every worker that trains with ${trainer} is busy (${fit.map((p) => p.peer_id).join(', ')}); try again later or name one with "worker"`);
     throw new AppError('no_worker', `no worker in room ${this.o.room} trains with ${trainer}; start one (sleap-rtc worker --trainer ${trainer}) or choose another trainer`);
   }
