@@ -60,6 +60,18 @@ export class UploadManager {
     return this.o.ledger.uploads().find((u) => u.path === path && !FINAL.includes(u.state));
   }
 
+  /**
+   * The newest completed upload of this one file, if the file is unchanged since (same size, mtime
+   * and first/last MiB): a job submitted again on the same dataset reuses it instead of sending it again.
+   */
+  async findCompleted(path: string): Promise<UploadView | undefined> {
+    const done = this.o.ledger.uploads().filter((u) => u.path === path && u.state === 'completed' && u.dataset === 'file' && u.files.length === 1 && u.files[0].done);
+    const last = done[done.length - 1];
+    if (!last) return undefined;
+    const now = await fingerprint(path).catch(() => undefined);
+    return now && sameFingerprint(last.files[0].fingerprint, now) ? this.view(last) : undefined;
+  }
+
   /** Validates the dataset and records the upload; `start` (default) launches it. */
   async create(path: string, origin: string, opts: { start?: boolean } = {}): Promise<UploadView> {
     if (this.closed) throw new AppError('conflict', 'the agent is shutting down');

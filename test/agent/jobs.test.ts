@@ -44,6 +44,7 @@ function listen(agent: AgentProcess): { events: AgentEvent[]; stop(): void } {
 }
 
 let madeModel: any;
+let firstUploadId: string;
 const progressCount = (events: Array<{ type: string }>) => events.filter((e) => e.type === 'progress').length;
 
 describe('jobs through the agent (store, server, worker, agent: four processes)', () => {
@@ -102,6 +103,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
       assert.equal(created.body.status, 'queued');
       assert.equal(created.body.worker, workerId, 'the one free builtin worker was picked');
       assert.ok(created.body.upload_id, 'a local dataset is uploaded first');
+      firstUploadId = created.body.upload_id;
 
       // Progress arrives (epoch_end with losses), through the agent, from the worker's DataChannel.
       const running = await waitFor(() => job(id).then((j) => (j.events.some((e: any) => e.type === 'progress' && e.data.event === 'epoch_end') ? j : undefined)), 'first epoch_end', 60_000);
@@ -194,6 +196,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     const created = await agent.api('/api/jobs', { body: { dataset, config: LONG } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.id;
+    assert.equal(created.body.upload_id, firstUploadId, 'the unchanged dataset is not uploaded again: the finished upload is reused');
     await waitFor(() => job(id).then((j) => (progressCount(j.events) >= 3 ? j : undefined)), 'progress', 60_000);
     agent.proc.child.kill('SIGKILL');
     await new Promise((r) => agent.proc.child.once('exit', r));

@@ -160,7 +160,14 @@ export class JobManager {
       });
       if (st.isDirectory()) throw new AppError('bad_request', `dataset ${path} is a folder: a job trains on one labels file; give the .slp or .pkg.slp inside it`);
       job.dataset = path;
-      job.uploadId = (await this.o.uploads.create(path, 'job')).id;
+      const done = await this.o.uploads.findCompleted(path);
+      if (done?.s3_path && done.sha256) {
+        // Unchanged since it was uploaded: the worker reads the same object (and its cache has it).
+        job.uploadId = done.id;
+        job.datasetRef = { type: 's3', path: done.s3_path, size_bytes: done.size, checksum: `sha256:${done.sha256}` };
+      } else {
+        job.uploadId = (await this.o.uploads.create(path, 'job')).id;
+      }
     }
     await this.o.ledger.putJob(job);
     this.emitState(job);
