@@ -119,36 +119,40 @@ commonOptions(
   await runUpload(path, opts).catch(lockExit);
 });
 
+/** Options of the commands that are clients of the local agent (train, download). */
+const agentClientOptions = (cmd: Command, jsonOut: string): Command =>
+  cmd
+    .option('--agent <url>', 'the local agent (default http://127.0.0.1:8765)')
+    .option('--data <dir>', 'data folder whose agent/token is read (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
+    .option('--json', `print one JSON object ${jsonOut} on stdout at the end`)
+    .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']));
+
 // Not commonOptions: the issue's contract is `sleap-rtc train <dataset> [--config file]`, where
 // --config is the training config (sleap-nn's YAML or JSON), not a file of flags.
-program
-  .command('train')
-  .description('train a model: upload the dataset through the local agent, submit the job, draw the live loss curve, print where the model is')
-  .argument('<dataset>', 'a .slp / .pkg.slp file, or an s3:// path already in the room')
-  .option('--config <file>', 'training config, YAML (as sleap-nn) or JSON: data_config, model_config, trainer_config')
-  .addOption(new Option('--trainer <kind>', 'trainer the worker must have (default builtin)').choices(['builtin', 'sleap-nn', 'command']))
-  .option('--max-epochs <n>', 'sets trainer_config.max_epochs')
-  .option('--worker <id>', 'the worker to use (default: the first free one)')
-  .option('--agent <url>', 'the local agent (default http://127.0.0.1:8765)')
-  .option('--data <dir>', 'data folder whose agent/token is read (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
-  .option('--json', 'print one JSON object {job_id, status, model_id, s3_path, metrics} on stdout at the end')
-  .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
-  .action(async (dataset: string, opts: Record<string, unknown>) => {
+agentClientOptions(
+  program
+    .command('train')
+    .description('train a model: upload the dataset through the local agent, submit the job, draw the live loss curve, print where the model is')
+    .argument('<dataset>', 'a .slp / .pkg.slp file, or an s3:// path already in the room')
+    .option('--config <file>', 'training config, YAML (as sleap-nn) or JSON: data_config, model_config, trainer_config')
+    .addOption(new Option('--trainer <kind>', 'trainer the worker must have (default builtin)').choices(['builtin', 'sleap-nn', 'command']))
+    .option('--max-epochs <n>', 'sets trainer_config.max_epochs')
+    .option('--worker <id>', 'the worker to use (default: the first free one)'),
+  '{job_id, status, model_id, s3_path, metrics}',
+).action(async (dataset: string, opts: Record<string, unknown>) => {
     const { runTrain } = await import('./agent/trainCommand.js');
     const { config, ...rest } = opts;
     await runTrain(dataset, { ...rest, trainingConfig: config });
   });
 
-program
-  .command('download')
-  .description("download a room's model (by id or alias) through the local agent into <dest>/<model id>/, SHA-256 verified")
-  .argument('<model>', 'model id or alias (GET /api/models lists them)')
-  .option('--dest <dir>', 'folder to download into (default the current folder)')
-  .option('--agent <url>', 'the local agent (default http://127.0.0.1:8765)')
-  .option('--data <dir>', 'data folder whose agent/token is read (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
-  .option('--json', 'print one JSON object {model_id, dest, files} on stdout')
-  .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']))
-  .action(async (model: string, opts: Record<string, unknown>) => {
+agentClientOptions(
+  program
+    .command('download')
+    .description("download a room's model (by id or alias) through the local agent into <dest>/<model id>/, SHA-256 verified")
+    .argument('<model>', 'model id or alias (GET /api/models lists them)')
+    .option('--dest <dir>', 'folder to download into (default the current folder)'),
+  '{model_id, dest, files}',
+).action(async (model: string, opts: Record<string, unknown>) => {
     const { runDownload } = await import('./agent/trainCommand.js');
     await runDownload(model, opts);
   });

@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { startEmbeddedStore } from '../support/store.js';
 import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { keysViaBoto3, sha256ViaBoto3, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentProcess, type AgentTestEnv } from './support/env.js';
+import { waitFor } from '../support/wait.js';
 
 /** Reads SSE events from the agent until `until` says stop. */
 async function collectEvents(agent: AgentProcess, until: (events: any[]) => boolean, timeoutMs = 30_000): Promise<any[]> {
@@ -34,16 +35,6 @@ async function collectEvents(agent: AgentProcess, until: (events: any[]) => bool
     ctrl.abort();
   }
   return events;
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => {

@@ -7,6 +7,7 @@ import { repoRoot } from '../support/proc.js';
 import { writeNonSleapHdf5, writeSyntheticSlp } from '../support/slpFixtures.js';
 import { startEmbeddedStore } from '../support/store.js';
 import { keysViaBoto3, runCli, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentProcess, type AgentTestEnv } from './support/env.js';
+import { waitFor } from '../support/wait.js';
 
 // Issue 3, acceptance point 2: bad input is a clear error in the API and in `sleap-rtc upload`
 // (what was wrong, what to do), and nothing is left in the ledger or the store. The S3 target
@@ -26,16 +27,6 @@ async function ledgerUploads(data: string): Promise<Record<string, any>> {
     throw e;
   });
   return JSON.parse(text).uploads;
-}
-
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
 }
 
 describe('bad input: clear errors in the API and the CLI, nothing in the ledger or the store', () => {

@@ -17,21 +17,17 @@ import { spawnCli, type Spawned } from '../support/proc.js';
 import { startServerProcess, type ServerProcess } from '../support/server.js';
 import { sharedSleapDir, writeSyntheticSlp } from '../support/slpFixtures.js';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
+import { waitFor as waitUntil } from '../support/wait.js';
 import { runCli, startAgentProcess, writeBigZip, type AgentProcess } from './support/env.js';
 
 const LONG = { trainer: 'builtin', trainer_config: { max_epochs: 100_000, min_train_steps_per_epoch: 3000 } };
 
 let lastSeen: unknown;
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> {
-  const end = Date.now() + timeoutMs;
+/** waitFor that says, on a timeout, the job as last read (its last four events). */
+const waitFor = <T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> => {
   lastSeen = undefined;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out waiting for ${what}; last seen: ${String(JSON.stringify(lastSeen, (k, x) => (k === 'events' && Array.isArray(x) ? x.slice(-4) : x))).slice(0, 1500)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+  return waitUntil(fn, what, timeoutMs, { lastSeen: () => String(JSON.stringify(lastSeen, (k, x) => (k === 'events' && Array.isArray(x) ? x.slice(-4) : x))).slice(0, 1500) });
+};
 
 /** Collects the agent's SSE events in the background. */
 function listen(agent: AgentProcess): { events: AgentEvent[]; stop(): void } {
