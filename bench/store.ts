@@ -1,8 +1,10 @@
-// `npm run bench -- store [--size-mib N] [--runs N] [--part-mib N] [--concurrency N] [--targets embedded,rgw]`
+// `npm run bench -- store [--size-mib N] [--runs N] [--part-mib N] [--concurrency N] [--targets embedded,rgw] [--no-ram]`
 //
 // Uploads one random file (1 GiB by default, generated once into a temp folder) as 64 MiB parts,
 // 8 in parallel, by presigned UploadPart URLs to the embedded store and to Ceph RGW, N runs
-// each, and prints medians of throughput plus the server's peak RSS and the client's CPU time.
+// each, alternating between the targets, and prints medians of throughput plus the server's
+// peak RSS and the client's CPU time.
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
 import { tmpdir } from 'node:os';
@@ -11,7 +13,7 @@ import { performance } from 'node:perf_hooks';
 import { CreateBucketCommand, DeleteBucketCommand, DeleteObjectCommand, HeadObjectCommand } from '@aws-sdk/client-s3';
 import { makeS3Client } from '../src/core/s3client.js';
 import type { RgwTarget } from '../test/support/rgw.js';
-import type { EmbeddedStoreTarget } from '../test/support/store.js';
+import { startEmbeddedStore, type EmbeddedStoreTarget } from '../test/support/store.js';
 import { s3Targets, type S3Target } from '../test/support/targets.js';
 import { presignedUpload } from './presignedUpload.js';
 import { cpuSecondsSince, currentRss, peakRss, pidsFromPidFiles, processName, resetPeakRss } from './procStats.js';
@@ -27,6 +29,8 @@ interface Options {
   partMib: number;
   concurrency: number;
   targets: string[];
+  /** Also run the store with its data folder on tmpfs (default on; --no-ram). */
+  ram: boolean;
 }
 
 interface Run {
@@ -47,7 +51,7 @@ interface Row {
 }
 
 function parseArgs(args: string[]): Options {
-  const o: Options = { sizeMib: 1024, runs: 3, partMib: 64, concurrency: 8, targets: s3Targets().map((t) => t.name) };
+  const o: Options = { sizeMib: 1024, runs: 3, partMib: 64, concurrency: 8, targets: s3Targets().map((t) => t.name), ram: true };
   for (let i = 0; i < args.length; i++) {
     const flag = args[i];
     const value = args[i + 1];
@@ -61,10 +65,11 @@ function parseArgs(args: string[]): Options {
     else if (flag === '--runs') o.runs = int();
     else if (flag === '--part-mib') o.partMib = int();
     else if (flag === '--concurrency') o.concurrency = int();
+    else if (flag === '--no-ram') o.ram = false;
     else if (flag === '--targets') {
       o.targets = (value ?? '').split(',').filter(Boolean);
       i++;
-    } else throw new Error(`unknown flag ${flag} (flags: --size-mib N --runs N --part-mib N --concurrency N --targets embedded,rgw)`);
+    } else throw new Error(`unknown flag ${flag} (flags: --size-mib N --runs N --part-mib N --concurrency N --targets embedded,rgw --no-ram)`);
   }
   if (o.partMib < 5 && o.sizeMib > o.partMib) throw new Error('--part-mib must be at least 5 (S3 minimum part size)');
   return o;
@@ -90,59 +95,78 @@ async function gc(target: S3Target): Promise<void> {
   if ('gc' in target && typeof (target as RgwTarget).gc === 'function') await (target as RgwTarget).gc();
 }
 
-async function benchTarget(target: S3Target, file: string, o: Options): Promise<Row> {
-  const size = o.sizeMib * MiB;
+interface Bench {
+  target: S3Target;
+  s3: ReturnType<typeof makeS3Client>;
+  agent: http.Agent;
+  bucket: string;
+  row: Row;
+}
+
+async function setUp(target: S3Target, o: Options, name = target.name): Promise<Bench> {
   const s3 = makeS3Client({ endpoint: target.endpoint, region: target.region, accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey }, { maxAttempts: 1 });
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
-  const bucket = `bench-${Date.now().toString(36)}`;
-  const row: Row = { target: target.name, runs: [] };
+  const b: Bench = { target, s3, agent, bucket: `bench-${Date.now().toString(36)}`, row: { target: name, runs: [] } };
   try {
-    await s3.send(new CreateBucketCommand({ Bucket: bucket }));
+    await s3.send(new CreateBucketCommand({ Bucket: b.bucket }));
     const idle = serverPids(target).pids.map(currentRss);
-    if (idle.length && idle.every((x) => x !== undefined)) row.idleRssMib = (idle as number[]).reduce((a, b) => a + b, 0) / MiB;
-    for (let run = 1; run <= o.runs; run++) {
-      const { pids, note } = serverPids(target);
-      row.rssNote = note;
-      const resettable = pids.every(resetPeakRss);
-      if (!resettable) row.rssNote = 'VmHWM could not be reset between runs: peaks are since process start';
-      const key = `bench/run-${run}.bin`;
-      const cpu0 = process.cpuUsage();
-      const t0 = performance.now();
-      const r = await presignedUpload({ s3, bucket, key, file, size, partSize: o.partMib * MiB, concurrency: o.concurrency, agent });
-      const seconds = (performance.now() - t0) / 1000;
-      const clientCpuSec = cpuSecondsSince(cpu0);
-      const perProcess: Record<string, number> = {};
-      let serverPeak: number | undefined = pids.length ? 0 : undefined;
-      for (const pid of pids) {
-        const peak = peakRss(pid);
-        if (peak === undefined || serverPeak === undefined) {
-          serverPeak = undefined;
-          continue;
-        }
-        serverPeak += peak;
-        const name = processName(pid) ?? String(pid);
-        perProcess[name] = (perProcess[name] ?? 0) + peak / MiB;
+    if (idle.length && idle.every((x) => x !== undefined)) b.row.idleRssMib = (idle as number[]).reduce((a, c) => a + c, 0) / MiB;
+  } catch (e) {
+    b.row.error = e instanceof Error ? e.message : String(e);
+  }
+  return b;
+}
+
+async function runOnce(b: Bench, file: string, o: Options, run: number): Promise<void> {
+  const { target, s3, bucket, row } = b;
+  if (row.error) return;
+  const size = o.sizeMib * MiB;
+  try {
+    // Flush dirty pages first (the fresh source file, the other target's objects), so that no
+    // target pays for another's write-back.
+    execFileSync('sync');
+    const { pids, note } = serverPids(target);
+    row.rssNote = note;
+    const resettable = pids.every(resetPeakRss);
+    if (!resettable) row.rssNote = 'VmHWM could not be reset between runs: peaks are since process start';
+    const key = `bench/run-${run}.bin`;
+    const cpu0 = process.cpuUsage();
+    const t0 = performance.now();
+    const r = await presignedUpload({ s3, bucket, key, file, size, partSize: o.partMib * MiB, concurrency: o.concurrency, agent: b.agent });
+    const seconds = (performance.now() - t0) / 1000;
+    const clientCpuSec = cpuSecondsSince(cpu0);
+    const perProcess: Record<string, number> = {};
+    let serverPeak: number | undefined = pids.length ? 0 : undefined;
+    for (const pid of pids) {
+      const peak = peakRss(pid);
+      if (peak === undefined || serverPeak === undefined) {
+        serverPeak = undefined;
+        continue;
       }
-      const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
-      if (head.ContentLength !== size) throw new Error(`uploaded object has ${head.ContentLength} bytes, expected ${size}`);
-      if (!head.ETag?.endsWith(`-${r.parts}"`)) throw new Error(`uploaded object has ETag ${head.ETag}, expected a ${r.parts}-part ETag`);
-      const result: Run = { mibPerSec: o.sizeMib / seconds, serverPeakMib: serverPeak === undefined ? undefined : serverPeak / MiB, perProcess, clientCpuSec };
-      row.runs.push(result);
-      console.error(
-        `  ${target.name} run ${run}/${o.runs}: ${result.mibPerSec.toFixed(1)} MiB/s, ${seconds.toFixed(2)} s, ${r.parts} parts, ` +
-          `server peak ${fmt(result.serverPeakMib, 0)} MiB, client CPU ${clientCpuSec.toFixed(2)} s`,
-      );
-      await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
-      await gc(target);
+      serverPeak += peak;
+      const name = processName(pid) ?? String(pid);
+      perProcess[name] = (perProcess[name] ?? 0) + peak / MiB;
     }
-    await s3.send(new DeleteBucketCommand({ Bucket: bucket })).catch(() => undefined);
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    if (head.ContentLength !== size) throw new Error(`uploaded object has ${head.ContentLength} bytes, expected ${size}`);
+    if (!head.ETag?.endsWith(`-${r.parts}"`)) throw new Error(`uploaded object has ETag ${head.ETag}, expected a ${r.parts}-part ETag`);
+    const result: Run = { mibPerSec: o.sizeMib / seconds, serverPeakMib: serverPeak === undefined ? undefined : serverPeak / MiB, perProcess, clientCpuSec };
+    row.runs.push(result);
+    console.error(
+      `  ${b.row.target} run ${run}/${o.runs}: ${result.mibPerSec.toFixed(1)} MiB/s, ${seconds.toFixed(2)} s, ${r.parts} parts, ` +
+        `server peak ${fmt(result.serverPeakMib, 0)} MiB, client CPU ${clientCpuSec.toFixed(2)} s`,
+    );
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await gc(target);
   } catch (e) {
     row.error = e instanceof Error ? e.message : String(e);
-  } finally {
-    agent.destroy();
-    s3.destroy();
   }
-  return row;
+}
+
+async function tearDown(b: Bench): Promise<void> {
+  await b.s3.send(new DeleteBucketCommand({ Bucket: b.bucket })).catch(() => undefined);
+  b.agent.destroy();
+  b.s3.destroy();
 }
 
 function median(xs: number[]): number {
@@ -179,8 +203,8 @@ function table(rows: Row[]): string {
   return [line(head), line(widths.map((w) => '-'.repeat(w))), ...body.map(line)].join('\n');
 }
 
-function goal(rows: Row[]): string {
-  const e = rows.find((r) => r.target === 'embedded');
+function goal(rows: Row[], embedded = 'embedded'): string {
+  const e = rows.find((r) => r.target === embedded);
   const g = rows.find((r) => r.target === 'rgw');
   const es = e && !e.error ? summary(e) : undefined;
   const gs = g && !g.error ? summary(g) : undefined;
@@ -189,7 +213,7 @@ function goal(rows: Row[]): string {
   else if (es.rss >= RSS_GOAL_MIB) why.push(`embedded RSS ${es.rss.toFixed(0)} MiB >= ${RSS_GOAL_MIB}`);
   if (es?.median === undefined || gs?.median === undefined) why.push('a throughput is missing');
   else if (es.median < gs.median) why.push(`embedded ${es.median.toFixed(1)} < rgw ${gs.median.toFixed(1)} MiB/s`);
-  return `goal: embedded RSS < ${RSS_GOAL_MIB} MiB and throughput >= RGW's: ${why.length ? `FAIL (${why.join('; ')})` : 'PASS'}`;
+  return `goal: ${embedded} RSS < ${RSS_GOAL_MIB} MiB and throughput >= RGW's: ${why.length ? `FAIL (${why.join('; ')})` : 'PASS'}`;
 }
 
 export async function main(args: string[]): Promise<number> {
@@ -199,27 +223,48 @@ export async function main(args: string[]): Promise<number> {
   const dir = await mkdtemp(join(tmpdir(), 'sleap-rtc-bench-'));
   const file = join(dir, `random-${o.sizeMib}MiB.bin`);
   const rows: Row[] = [];
+  let ramDir: string | undefined;
   try {
     const g0 = performance.now();
     await writeRandomFile(file, o.sizeMib * MiB);
     console.error(`generated ${o.sizeMib} MiB of random bytes in ${((performance.now() - g0) / 1000).toFixed(1)} s`);
-    for (const factory of factories) {
-      // Flush dirty pages first (the fresh source file, the previous target's objects), so that
-      // no target pays for another's write-back.
-      execFileSync('sync');
-      console.error(`starting ${factory.name} ...`);
-      let target: S3Target | undefined;
-      try {
-        target = await factory.start({ built: true });
-        rows.push(await benchTarget(target, file, o));
-      } catch (e) {
-        rows.push({ target: factory.name, runs: [], error: `start failed: ${e instanceof Error ? e.message : String(e)}` });
-      } finally {
-        await target?.stop().catch((e: unknown) => console.error(`stopping ${factory.name} failed:`, e));
+    // Every target runs at once and the runs alternate (embedded, rgw, rgw, embedded, ...):
+    // the machine's load drifts (other jobs share its cores), and alternating spreads that drift
+    // over both targets instead of handing it to whichever went second.
+    const benches: Bench[] = [];
+    try {
+      for (const factory of factories) {
+        console.error(`starting ${factory.name} ...`);
+        try {
+          benches.push(await setUp(await factory.start({ built: true }), o));
+        } catch (e) {
+          rows.push({ target: factory.name, runs: [], error: `start failed: ${e instanceof Error ? e.message : String(e)}` });
+        }
+        // RGW's OSD here is memstore: it keeps objects in RAM. The like-for-like comparison is the
+        // same store with its data folder in RAM too (tmpfs), fsyncs and all.
+        if (factory.name === 'embedded' && o.ram && existsSync('/dev/shm')) {
+          ramDir = await mkdtemp('/dev/shm/sleap-rtc-bench-store-');
+          console.error('starting embedded-ram (data folder on tmpfs) ...');
+          try {
+            benches.push(await setUp(await startEmbeddedStore({ built: true, dataDir: ramDir }), o, 'embedded-ram'));
+          } catch (e) {
+            rows.push({ target: 'embedded-ram', runs: [], error: `start failed: ${e instanceof Error ? e.message : String(e)}` });
+          }
+        }
+      }
+      for (let run = 1; run <= o.runs; run++) {
+        for (const b of run % 2 ? benches : [...benches].reverse()) await runOnce(b, file, o, run);
+      }
+    } finally {
+      for (const b of benches) {
+        rows.push(b.row);
+        await tearDown(b);
+        await b.target.stop().catch((e: unknown) => console.error(`stopping ${b.target.name} failed:`, e));
       }
     }
   } finally {
     await rm(dir, { recursive: true, force: true });
+    if (ramDir) await rm(ramDir, { recursive: true, force: true });
   }
 
   console.log(`\nstore benchmark: ${o.sizeMib} MiB file, ${o.partMib} MiB parts x ${o.concurrency} parallel, presigned UploadPart PUTs streamed from disk (node:http), ${o.runs} run(s) per target, loopback`);
@@ -233,8 +278,10 @@ export async function main(args: string[]): Promise<number> {
       console.log(`  ${row.target}: server RSS is the sum of per-process peaks (last run: ${Object.entries(last.perProcess).map(([n, m]) => `${n} ${m.toFixed(0)} MiB`).join(', ')})`);
     }
     if (row.target === 'rgw') console.log('  rgw: its OSD is memstore, so ceph-osd RSS includes the stored object bytes themselves');
-    if (row.target === 'embedded') console.log('  embedded: runs the built dist/cli.js, as users do');
+    if (row.target === 'embedded') console.log('  embedded: runs the built dist/cli.js, as users do; data folder on disk (every part fsynced)');
+    if (row.target === 'embedded-ram') console.log('  embedded-ram: the same store with its data folder on tmpfs, as RGW memstore keeps its objects in RAM');
   }
   console.log(goal(rows));
+  if (rows.some((r) => r.target === 'embedded-ram')) console.log(`${goal(rows, 'embedded-ram')} (like for like: both hold the data in RAM)`);
   return rows.some((r) => r.error) ? 1 : 0;
 }

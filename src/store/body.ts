@@ -6,6 +6,7 @@ import { AwsChunkedDecoder } from './chunked.js';
 import { unlinkQuiet } from './fsutil.js';
 import { S3Error } from './S3Error.js';
 import type { PayloadMode } from './sigv4.js';
+import { hashWriterPool } from './HashWriterPool.js';
 import { DigestSet, FileSink, MemorySink } from './sinks.js';
 
 /**
@@ -138,15 +139,21 @@ function verify(plan: BodyPlan, digests: DigestSet, decoder: AwsChunkedDecoder |
   return { size: digests.size, md5: md5.toString('hex'), checksums: out };
 }
 
-function digestsFor(plan: BodyPlan): DigestSet {
+function digestsFor(plan: BodyPlan, offload = false): DigestSet {
   const algs = new Set(plan.keep);
   if (plan.payload.kind === 'sha256') algs.add('SHA256');
-  return new DigestSet(algs);
+  return new DigestSet(algs, offload);
 }
+
+/** Bodies from this size on are hashed and written by the HashWriterPool's threads. */
+export const OFFLOAD_MIN_BYTES = 1024 * 1024;
 
 /** Receives the body into a new file at `path`; on any failure the file is removed. */
 export async function receiveToFile(req: IncomingMessage, plan: BodyPlan, path: string, signal: AbortSignal): Promise<ReceivedBody> {
-  const sink = new FileSink(path, digestsFor(plan));
+  const offload = plan.length >= OFFLOAD_MIN_BYTES;
+  // Plain bodies reach the sink as node:http's own chunks (one fresh Buffer each), safe to
+  // transfer; the aws-chunked decoder hands out slices, which are copied.
+  const sink = new FileSink(path, digestsFor(plan, offload), offload ? { offload: hashWriterPool, ownsChunks: !plan.awsChunked } : {});
   try {
     const decoder = await run(req, plan, sink, signal);
     return verify(plan, sink.digests, decoder);

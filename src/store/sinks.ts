@@ -2,46 +2,92 @@ import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { createDigest, type ChecksumAlgorithm, type Digest } from './checksums.js';
 import { gcPacer } from './GcPacer.js';
+import type { HashWriteJob, HashWriterPool } from './HashWriterPool.js';
 
 /**
  * Where request bodies go: every byte is hashed on its way (MD5 for the ETag, SHA-256 when the
  * payload hash was signed, the flexible checksums asked for) and written in batches.
  */
 export class DigestSet {
-  private readonly md5 = createDigest('MD5');
+  private readonly md5: Digest | undefined;
   private readonly digests = new Map<ChecksumAlgorithm, Digest>();
+  /** Computed elsewhere (a HashWriterPool thread) and handed in by absorb(). */
+  private readonly offloaded = new Map<ChecksumAlgorithm | 'MD5', Buffer | undefined>();
   size = 0;
 
-  constructor(algorithms: Iterable<ChecksumAlgorithm>) {
-    for (const a of algorithms) this.digests.set(a, createDigest(a));
+  /** With `offload`, MD5, SHA-1 and SHA-256 are left to whoever calls absorb(); CRCs stay here. */
+  constructor(algorithms: Iterable<ChecksumAlgorithm>, offload = false) {
+    if (offload) this.offloaded.set('MD5', undefined);
+    else this.md5 = createDigest('MD5');
+    for (const a of algorithms) {
+      if (offload && (a === 'SHA1' || a === 'SHA256')) this.offloaded.set(a, undefined);
+      else this.digests.set(a, createDigest(a));
+    }
   }
 
+  /** The node:crypto names of the offloaded algorithms. */
+  offloadedHashes(): string[] {
+    return [...this.offloaded.keys()].map((a) => a.toLowerCase());
+  }
+
+  /** Counts the bytes and updates the digests computed here. */
   update(chunk: Uint8Array): void {
     this.size += chunk.length;
-    this.md5.update(chunk);
+    this.md5?.update(chunk);
     for (const d of this.digests.values()) d.update(chunk);
+  }
+
+  /** The offloaded digests, by node:crypto name, once every byte went through them. */
+  absorb(byName: Map<string, Buffer>): void {
+    for (const a of this.offloaded.keys()) this.offloaded.set(a, byName.get(a.toLowerCase()));
   }
 
   /** md5 as bytes and each checksum as raw bytes; call once, after the last update. */
   finish(): { md5: Buffer; checksums: Map<ChecksumAlgorithm, Buffer> } {
     const checksums = new Map<ChecksumAlgorithm, Buffer>();
     for (const [a, d] of this.digests) checksums.set(a, d.digest());
-    return { md5: this.md5.digest(), checksums };
+    for (const [a, d] of this.offloaded) {
+      if (!d) throw new Error(`the ${a} digest was offloaded and never absorbed`);
+      if (a !== 'MD5') checksums.set(a, d);
+    }
+    return { md5: this.md5?.digest() ?? this.offloaded.get('MD5')!, checksums };
   }
 }
 
 const WRITE_BATCH = 1 << 20;
+/** Bytes gathered before they are handed to a pool thread in one message. */
+const HANDOFF_BATCH = 256 * 1024;
+
+/** True when `b` is the only view of its whole ArrayBuffer as far as its shape tells. */
+function wholeBuffer(b: Buffer): boolean {
+  return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer);
+}
+
+export interface FileSinkOptions {
+  /**
+   * Hash and write on a HashWriterPool thread (`digests` must have been made with offload):
+   * the chunks' ArrayBuffers are transferred there when `ownsChunks`, copied otherwise.
+   */
+  offload?: HashWriterPool;
+  /** Every chunk written is this sink's alone (node:http body chunks are): it may be detached. */
+  ownsChunks?: boolean;
+}
 
 /**
  * Streams a body into a new file with one writev per batch of buffered chunks and a single
- * fsync at the end. The caller removes the file on failure.
+ * fsync at the end, hashing every byte on the way (here or on a pool thread). The caller removes
+ * the file on failure.
  */
 export class FileSink extends Writable {
   private fh: FileHandle | undefined;
+  private job: HashWriteJob | undefined;
+  private batch: Uint8Array[] = [];
+  private batchBytes = 0;
 
   constructor(
     private readonly path: string,
     readonly digests: DigestSet,
+    private readonly opts: FileSinkOptions = {},
   ) {
     super({ highWaterMark: WRITE_BATCH, decodeStrings: false });
   }
@@ -50,6 +96,7 @@ export class FileSink extends Writable {
     open(this.path, 'wx', 0o600).then(
       (fh) => {
         this.fh = fh;
+        if (this.opts.offload) this.job = this.opts.offload.open(fh.fd, this.digests.offloadedHashes());
         cb();
       },
       (e: Error) => cb(e),
@@ -64,11 +111,23 @@ export class FileSink extends Writable {
       n += b.length;
     }
     gcPacer.add(n);
-    this.writeAll(bufs).then(() => cb(), (e: Error) => cb(e));
+    if (!this.job) return void this.writeAll(bufs).then(() => cb(), (e: Error) => cb(e));
+    for (const b of bufs) this.batch.push(this.opts.ownsChunks && wholeBuffer(b) ? b : new Uint8Array(b));
+    this.batchBytes += n;
+    if (this.batchBytes < HANDOFF_BATCH) return cb();
+    this.flush().then(() => cb(), (e: Error) => cb(e));
   }
 
   override _write(chunk: Buffer, _enc: BufferEncoding, cb: (err?: Error | null) => void): void {
     this._writev([{ chunk }], cb);
+  }
+
+  /** Hands the batch to the pool thread; resolves when the job's window has room again. */
+  private flush(): Promise<void> {
+    const bufs = this.batch;
+    this.batch = [];
+    this.batchBytes = 0;
+    return bufs.length ? this.job!.write(bufs) : Promise.resolve();
   }
 
   private async writeAll(bufs: Buffer[]): Promise<void> {
@@ -89,14 +148,23 @@ export class FileSink extends Writable {
   }
 
   override _final(cb: (err?: Error | null) => void): void {
-    this.fh!.sync().then(() => cb(), (e: Error) => cb(e));
+    const job = this.job;
+    const done = job
+      ? this.flush()
+          .then(() => job.finish())
+          .then((d) => this.digests.absorb(d))
+      : this.fh!.sync();
+    done.then(() => cb(), (e: Error) => cb(e));
   }
 
   override _destroy(err: Error | null, cb: (err?: Error | null) => void): void {
     const fh = this.fh;
     this.fh = undefined;
+    this.batch = [];
     if (!fh) return cb(err);
-    fh.close().then(() => cb(err), () => cb(err));
+    // The pool thread may still be writing to the descriptor: close it only once that stopped.
+    const stopped = this.job ? this.job.abort() : Promise.resolve();
+    stopped.then(() => fh.close()).then(() => cb(err), () => cb(err));
   }
 }
 

@@ -1,0 +1,97 @@
+/**
+ * The source of a HashWriterPool thread, run with `new Worker(source, { eval: true })` so the
+ * bundle needs no second entry point. Plain CommonJS JavaScript: it is never transpiled.
+ *
+ * Protocol (each message carries the job `id`; a thread serves many jobs, in message order):
+ *   in:  {op:'open', id, fd, algs}   start hashing (node:crypto names) and writing to `fd`
+ *        {op:'write', id, bufs}      hash then write these bytes (their ArrayBuffers transferred)
+ *        {op:'finish', id}           fsync, then answer the digests
+ *        {op:'abort', id}            forget the job; answered once no write of it is running
+ *   out: {op:'ack', id, bytes} | {op:'done', id, digests} | {op:'aborted', id}
+ *        {op:'error', id, message, code}  (once per job; later messages of the job are ignored)
+ * The thread never opens or closes `fd`: its owner closes it after 'done', 'aborted' or 'error'.
+ */
+export const HASH_WRITER_SOURCE = String.raw`
+'use strict';
+const { parentPort } = require('node:worker_threads');
+const { createHash } = require('node:crypto');
+const { writevSync, fsyncSync } = require('node:fs');
+
+// Transferred ArrayBuffers are freed only when this isolate collects their wrappers; a young GC
+// every few MiB keeps them from piling up (see GcPacer.ts, the same reasoning on the main thread).
+let collect = typeof globalThis.gc === 'function' ? globalThis.gc : undefined;
+if (!collect) {
+  try {
+    require('node:v8').setFlagsFromString('--expose-gc');
+    collect = require('node:vm').runInNewContext('gc');
+  } catch {}
+}
+const GC_EVERY = 4 * 1024 * 1024;
+let sinceGc = 0;
+
+const jobs = new Map();
+
+function writeAll(fd, bufs) {
+  let pending = bufs;
+  while (pending.length > 0) {
+    let n = writevSync(fd, pending);
+    const rest = [];
+    for (const b of pending) {
+      if (n >= b.length) n -= b.length;
+      else {
+        rest.push(b.subarray(n));
+        n = 0;
+      }
+    }
+    pending = rest;
+  }
+}
+
+function fail(id, e) {
+  jobs.delete(id);
+  parentPort.postMessage({ op: 'error', id, message: String((e && e.message) || e), code: e && e.code });
+}
+
+parentPort.on('message', (m) => {
+  if (m.op === 'open') {
+    try {
+      jobs.set(m.id, { fd: m.fd, hashes: m.algs.map((a) => [a, createHash(a)]) });
+    } catch (e) {
+      fail(m.id, e);
+    }
+    return;
+  }
+  if (m.op === 'abort') {
+    jobs.delete(m.id);
+    parentPort.postMessage({ op: 'aborted', id: m.id });
+    return;
+  }
+  const job = jobs.get(m.id);
+  if (!job) return; // failed earlier: its error was already sent
+  try {
+    if (m.op === 'write') {
+      let bytes = 0;
+      for (const b of m.bufs) {
+        for (const [, h] of job.hashes) h.update(b);
+        bytes += b.length;
+      }
+      writeAll(job.fd, m.bufs);
+      parentPort.postMessage({ op: 'ack', id: m.id, bytes });
+      sinceGc += bytes;
+      if (collect && sinceGc >= GC_EVERY) {
+        sinceGc = 0;
+        m.bufs = undefined;
+        collect({ type: 'minor' });
+      }
+    } else if (m.op === 'finish') {
+      fsyncSync(job.fd);
+      jobs.delete(m.id);
+      const digests = {};
+      for (const [a, h] of job.hashes) digests[a] = h.digest();
+      parentPort.postMessage({ op: 'done', id: m.id, digests });
+    }
+  } catch (e) {
+    fail(m.id, e);
+  }
+});
+`;

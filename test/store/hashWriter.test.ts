@@ -1,0 +1,142 @@
+import assert from 'node:assert/strict';
+import { createHash, randomBytes } from 'node:crypto';
+import { closeSync, openSync, readFileSync } from 'node:fs';
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { after, before, describe, test } from 'node:test';
+import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
+import { HashWriterPool } from '../../src/store/HashWriterPool.js';
+import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
+import { assertS3Error, clientFor, exists, md5hex, MiB, newBucket, rawExchange, sha256hex, signedHead, tmpFiles } from './helpers.js';
+
+// MD5 (and SHA-1/SHA-256) of bodies from 1 MiB on moved to worker threads that also write the
+// temp file: these pin what must not change with it.
+
+describe('HashWriterPool: hashing and writing off the main thread', () => {
+  let dir: string;
+  const pool = new HashWriterPool(2);
+  before(async () => {
+    dir = await mkdtemp(join(tmpdir(), 'sleap-rtc-hashwriter-'));
+  });
+  after(async () => {
+    await pool.close();
+    await rm(dir, { recursive: true, force: true });
+  });
+
+  test('parallel jobs write exactly their bytes and give the same digests as node:crypto; buffers are transferred, not copied', async () => {
+    const bodies = Array.from({ length: 5 }, (_, i) => randomBytes(3 * MiB + i * 1001));
+    const results = await Promise.all(
+      bodies.map(async (body, i) => {
+        const path = join(dir, `job-${i}`);
+        const fd = openSync(path, 'wx');
+        try {
+          const job = pool.open(fd, ['md5', 'sha256']);
+          for (let at = 0; at < body.length; at += 300_000) {
+            const piece = new Uint8Array(body.subarray(at, at + 300_000)); // owns its ArrayBuffer
+            await job.write([piece]);
+            assert.equal(piece.byteLength, 0, 'a written buffer is detached (transferred to the thread)');
+          }
+          return { path, digests: await job.finish() };
+        } finally {
+          closeSync(fd);
+        }
+      }),
+    );
+    for (const [i, r] of results.entries()) {
+      assert.ok(readFileSync(r.path).equals(bodies[i]), `file ${i} differs from its body`);
+      assert.equal(r.digests.get('md5')?.toString('hex'), md5hex(bodies[i]));
+      assert.equal(r.digests.get('sha256')?.toString('hex'), sha256hex(bodies[i]));
+    }
+  });
+
+  test('a write that fails (read-only descriptor) rejects with the errno code; abort after it resolves at once', async () => {
+    const path = join(dir, 'readonly');
+    closeSync(openSync(path, 'wx'));
+    const fd = openSync(path, 'r');
+    try {
+      const job = pool.open(fd, ['md5']);
+      await job.write([new Uint8Array(10)]).catch(() => undefined); // the error may come with this ack or later
+      await assert.rejects(job.finish(), (e: NodeJS.ErrnoException) => e.code === 'EBADF');
+      await job.abort();
+    } finally {
+      closeSync(fd);
+    }
+  });
+
+  test('abort resolves only after every write handed over before it ran, so closing the descriptor then is safe', async () => {
+    const path = join(dir, 'aborted');
+    const fd = openSync(path, 'wx');
+    const job = pool.open(fd, ['md5']);
+    const body = randomBytes(2 * MiB);
+    void job.write([new Uint8Array(body)]).catch(() => undefined);
+    await job.abort();
+    closeSync(fd);
+    assert.ok(readFileSync(path).equals(body), 'the write posted before abort completed before abort resolved');
+    await assert.rejects(job.write([new Uint8Array(1)]), /aborted/);
+  });
+});
+
+describe('store: digests of bodies hashed off the main thread are still verified', () => {
+  let t: EmbeddedStoreTarget;
+  let s3: S3Client;
+  let bucket: string;
+  before(async () => {
+    t = await startEmbeddedStore();
+    s3 = clientFor(t);
+    bucket = await newBucket(s3, 'hw');
+  });
+  after(async () => {
+    s3?.destroy();
+    await t?.stop();
+  });
+
+  test('a 3 MiB body with a signed SHA-256 payload hash: stored with ETag = MD5 when it matches, XAmzContentSHA256Mismatch when not', async () => {
+    const data = randomBytes(3 * MiB + 5);
+    const good = await signedHead(t, { method: 'PUT', path: `/${bucket}/signed`, payloadHash: sha256hex(data), headers: { 'content-length': String(data.length) } });
+    const r = await rawExchange(t, [good.head, data], { responses: 1 });
+    assert.equal(r.responses[0]?.status, 200, r.responses[0]?.body.toString());
+    assert.equal(r.responses[0]?.headers.etag, `"${md5hex(data)}"`);
+    const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'signed' }));
+    assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(data));
+
+    const bad = await signedHead(t, { method: 'PUT', path: `/${bucket}/signed-bad`, payloadHash: sha256hex(Buffer.concat([data, Buffer.from('x')])), headers: { 'content-length': String(data.length) } });
+    const r2 = await rawExchange(t, [bad.head, data], { responses: 1 });
+    assertS3Error(r2.responses[0], 400, 'XAmzContentSHA256Mismatch', '3 MiB body, wrong signed hash');
+    assert.equal(await exists(s3, bucket, 'signed-bad'), false);
+    assert.deepEqual(await tmpFiles(t), []);
+  });
+
+  test('2 MiB bodies with x-amz-checksum-sha1 / -sha256 and Content-MD5: kept when right, BadDigest when wrong', async () => {
+    const data = randomBytes(2 * MiB);
+    const other = randomBytes(16);
+    const b64 = (alg: string, b: Buffer): string => createHash(alg).update(b).digest('base64');
+    const ok = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sha1', Body: data, ChecksumSHA1: b64('sha1', data), ContentMD5: b64('md5', data) }));
+    assert.equal(ok.ChecksumSHA1, b64('sha1', data));
+    assert.equal(ok.ETag, `"${md5hex(data)}"`);
+    const ok2 = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'sha256', Body: data, ChecksumSHA256: b64('sha256', data) }));
+    assert.equal(ok2.ChecksumSHA256, b64('sha256', data));
+    for (const [key, extra] of [
+      ['bad-sha1', { ChecksumSHA1: b64('sha1', other) }],
+      ['bad-sha256', { ChecksumSHA256: b64('sha256', other) }],
+      ['bad-md5', { ContentMD5: b64('md5', other) }],
+    ] as const) {
+      await assert.rejects(s3.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: data, ...extra })), (e: Error) => e.name === 'BadDigest', key);
+      assert.equal(await exists(s3, bucket, key), false, `${key} was stored`);
+    }
+    assert.deepEqual(await tmpFiles(t), []);
+  });
+
+  test('a 4 MiB body cut off after 1.5 MiB: no object, no temp file, and the store serves the next upload', async () => {
+    const { head } = await signedHead(t, { method: 'PUT', path: `/${bucket}/cut`, headers: { 'content-length': String(4 * MiB) } });
+    await rawExchange(t, [head, randomBytes(1.5 * MiB)], { after: 'destroy' });
+    // The temp file goes once the thread stopped writing to it and the store saw the close.
+    for (let i = 0; i < 50 && (await tmpFiles(t)).length > 0; i++) await sleep(20);
+    assert.deepEqual(await tmpFiles(t), [], 'temp file left behind');
+    assert.equal(await exists(s3, bucket, 'cut'), false);
+    const data = randomBytes(MiB + 1);
+    const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'after-cut', Body: data }));
+    assert.equal(put.ETag, `"${md5hex(data)}"`);
+  });
+});
