@@ -10,7 +10,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError } from '../core/errors.js';
-import type { PartUrl, UploadedPart } from '../core/schemas/backend.js';
+import type { PartChecksumBody, PartUrl, UploadedPart } from '../core/schemas/backend.js';
 
 export interface UploadBackendOptions {
   /** Client for calls the server makes itself. */
@@ -44,15 +44,31 @@ export class UploadBackend {
     return r.UploadId;
   }
 
-  async partUrls(key: string, uploadId: string, partNumbers: number[]): Promise<PartUrl[]> {
+  /**
+   * Part URLs; a part with a checksum gets it signed in as the x-amz-checksum-* header (not
+   * hoisted into the query: S3 checks the header only), so S3 verifies the part on arrival
+   * (AWS refuses that header unsigned on a presigned URL).
+   */
+  async partUrls(key: string, uploadId: string, partNumbers: number[], checksums: PartChecksumBody[] = []): Promise<PartUrl[]> {
+    const byPart = new Map(checksums.map((c) => [c.part_number, c]));
     // Signing is local CPU work (no request); 10,000 URLs take well under a second.
     return Promise.all(
-      partNumbers.map(async (n) => ({
-        part_number: n,
-        url: await getSignedUrl(this.o.presigner, new UploadPartCommand({ Bucket: this.o.bucket, Key: key, UploadId: uploadId, PartNumber: n }), {
+      partNumbers.map(async (n) => {
+        const c = byPart.get(n);
+        const command = new UploadPartCommand({
+          Bucket: this.o.bucket,
+          Key: key,
+          UploadId: uploadId,
+          PartNumber: n,
+          ...(c?.algorithm === 'crc32' ? { ChecksumCRC32: c.value } : {}),
+          ...(c?.algorithm === 'crc32c' ? { ChecksumCRC32C: c.value } : {}),
+        });
+        const url = await getSignedUrl(this.o.presigner, command, {
           expiresIn: this.o.urlTtlSeconds,
-        }),
-      })),
+          ...(c ? { unhoistableHeaders: new Set([`x-amz-checksum-${c.algorithm}`]) } : {}),
+        });
+        return { part_number: n, url, ...(c ? { checksum: c.algorithm } : {}) };
+      }),
     );
   }
 

@@ -44,7 +44,7 @@ export function backendRoutes(o: BackendRoutesOptions): Router {
     if (body.sha256) metadata.sha256 = body.sha256;
     const uploadId = await backend.createUpload(key, { contentType: body.content_type, metadata });
     const n = Math.min(body.url_count ?? count, count);
-    const urls = await backend.partUrls(key, uploadId, Array.from({ length: n }, (_, i) => i + 1));
+    const urls = await backend.partUrls(key, uploadId, Array.from({ length: n }, (_, i) => i + 1), body.part_checksums);
     o.log.info('upload started', { room: roomId, key, parts: count, part_size: partSize });
     const out: RequestUploadResponse = {
       upload_id: uploadId,
@@ -64,7 +64,7 @@ export function backendRoutes(o: BackendRoutesOptions): Router {
     const roomId = room(req);
     const body = parseWith(uploadUrlsBody, bodyOf(req), 'upload-urls body');
     const key = keyInRoom(roomId, backend.bucket, body.key);
-    const out: UploadUrlsResponse = { urls: await backend.partUrls(key, body.upload_id, [...new Set(body.part_numbers)]), expires_at: backend.expiresAt() };
+    const out: UploadUrlsResponse = { urls: await backend.partUrls(key, body.upload_id, [...new Set(body.part_numbers)], body.part_checksums), expires_at: backend.expiresAt() };
     res.json(out);
   });
 

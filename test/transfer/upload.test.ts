@@ -4,7 +4,8 @@ import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { makeS3Client } from '../../src/core/s3client.js';
 import { downloadFile } from '../../src/core/transfer/Downloader.js';
-import { PresignedRangeSource, S3RangeSource } from '../../src/core/transfer/RangeSource.js';
+import { PresignedRangeSource } from '../../src/core/transfer/RangeSource.js';
+import { S3RangeSource } from '../../src/core/transfer/S3RangeSource.js';
 import { uploadFile } from '../../src/core/transfer/uploadFile.js';
 import { s3Targets } from '../support/targets.js';
 import { MiB, randomFile, sdkSha256, sha256OfFile, startTransferEnv, type TransferEnv } from './support/env.js';
@@ -66,10 +67,22 @@ for (const factory of s3Targets()) {
       assert.ok(rssMiB < 4 * 8 + 64, `RSS grew by ${rssMiB.toFixed(0)} MiB`);
     });
 
-    test('a byte flipped on the way is refused by the server (Content-MD5 -> BadDigest) and the part is sent again', async () => {
+    test('a byte flipped on the way is caught and the part sent again (default CRC32: BadDigest where the server checks it, the ETag against the part\'s MD5 on RGW)', async (t) => {
       const f = await randomFile(env.dir, 'flip.bin', 20 * MiB);
       env.proxy.add({ method: 'PUT', partNumber: 2, action: { kind: 'corrupt', atByte: 3 * MiB + 17 } });
       const r = await uploadFile({ path: f.path, target: { kind: 'presigned', backend: env.backend }, concurrency: 4, retry: { baseDelayMs: 20 } });
+      const part2 = env.proxy.requests.filter((q) => q.method === 'PUT' && q.partNumber === 2);
+      // RGW 16 ignores x-amz-checksum-crc32 and stores the damage; its ETag (MD5 of what it got) gives it away.
+      assert.deepEqual(part2.map((q) => q.status), env.target.name === 'rgw' ? [200, 200] : [400, 200], 'first try refused or caught, second accepted');
+      assert.equal(r.retries.retry, 1);
+      assert.equal((await sdkSha256(env.s3, env.srv.bucket, r.key)).sha256, f.sha256);
+      t.diagnostic(`${env.target.name}: part 2 statuses ${part2.map((q) => q.status).join(', ')}`);
+    });
+
+    test('Content-MD5 (partChecksum "md5") still works on presigned URLs: a flipped byte is refused (BadDigest) and the part sent again', async () => {
+      const f = await randomFile(env.dir, 'flip-md5.bin', 20 * MiB);
+      env.proxy.add({ method: 'PUT', partNumber: 2, action: { kind: 'corrupt', atByte: 3 * MiB + 17 } });
+      const r = await uploadFile({ path: f.path, target: { kind: 'presigned', backend: env.backend }, concurrency: 4, partChecksum: 'md5', retry: { baseDelayMs: 20 } });
       const part2 = env.proxy.requests.filter((q) => q.method === 'PUT' && q.partNumber === 2);
       assert.deepEqual(part2.map((q) => q.status), [400, 200], 'first try refused, second accepted');
       assert.equal(r.retries.retry, 1);
@@ -85,10 +98,11 @@ for (const factory of s3Targets()) {
       const statuses = env.proxy.requests.filter((q) => q.method === 'PUT' && q.partNumber === 1).map((q) => q.status);
       if (env.target.name === 'rgw') {
         // Pinned quirk: Ceph RGW 16 ignores x-amz-checksum-* (signed or not) and stores the damaged
-        // part. Per-part integrity there needs Content-MD5, which is why 'md5' is the default.
-        assert.deepEqual(statuses, [200]);
-        assert.notEqual(stored, f.sha256, 'RGW kept the damaged bytes');
-        t.diagnostic('rgw: x-amz-checksum-crc32 ignored, damaged part stored (use partChecksum "md5" there)');
+        // part; the uploader catches it by the ETag (the MD5 of what RGW stored) and sends it again.
+        assert.deepEqual(statuses, [200, 200]);
+        assert.equal(r.retries.retry, 1);
+        assert.equal(stored, f.sha256);
+        t.diagnostic('rgw: x-amz-checksum-crc32 ignored, damaged part caught by its ETag and sent again');
       } else {
         assert.deepEqual(statuses, [400, 200], 'BadDigest, then the part sent again');
         assert.equal(r.retries.retry, 1);

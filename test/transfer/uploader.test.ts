@@ -40,7 +40,7 @@ describe('MultipartUploader state machine (in-memory transport)', () => {
     const recorded: DonePart[] = [];
     const states: UploaderState[] = [];
     const digest = await digestFile(path, { partSize: PART, algorithm: 'md5' });
-    const u = new MultipartUploader({ source: await FilePartSource.open(path), transport: t, concurrency: 3, digest, sha256: digest.sha256, onPartDone: (p) => void recorded.push(p), onStateChange: (s) => void states.push(s) });
+    const u = new MultipartUploader({ source: await FilePartSource.open(path), transport: t, concurrency: 3, digest, sha256: digest.sha256, partChecksum: 'md5', onPartDone: (p) => void recorded.push(p), onStateChange: (s) => void states.push(s) });
     const r = await u.start();
     assert.equal(r.partsSent, 11);
     assert.equal(r.sha256, createHash('sha256').update(data).digest('hex'));
@@ -79,8 +79,48 @@ describe('MultipartUploader state machine (in-memory transport)', () => {
     const other = randomBytes(PART);
     t.parts.set(1, { etag: `"${createHash('md5').update(other).digest('hex')}"`, data: other });
     const digest = await digestFile(path, { partSize: PART, algorithm: 'md5' });
-    await new MultipartUploader({ source: await FilePartSource.open(path), transport: t, doneParts: [], digest }).start();
+    await new MultipartUploader({ source: await FilePartSource.open(path), transport: t, doneParts: [], digest, partChecksum: 'md5' }).start();
     assert.deepEqual(t.calls.map((c) => c.part).sort(), [1, 2]);
+    assert.ok(t.object().equals(data));
+  });
+
+  test('resume with CRC32 parts on a server that lists no CRCs (RGW): a part unknown to the ledger is reused only if its ETag is the MD5 of the part on disk', async () => {
+    const { path, data } = file(3 * PART);
+    const t = new FakeTransport(data.length, PART);
+    const md5 = (b: Buffer): string => `"${createHash('md5').update(b).digest('hex')}"`;
+    const part = (n: number): Buffer => data.subarray((n - 1) * PART, n * PART);
+    const other = randomBytes(PART);
+    t.parts.set(1, { etag: md5(part(1)), data: part(1) }); // unknown to the ledger, right bytes: reused
+    t.parts.set(2, { etag: md5(other), data: other }); // unknown to the ledger, other bytes: sent again
+    const digest = await digestFile(path, { partSize: PART, algorithm: 'crc32' });
+    const r = await new MultipartUploader({ source: await FilePartSource.open(path), transport: t, doneParts: [], digest }).start();
+    assert.deepEqual(t.calls.map((c) => c.part).sort(), [2, 3]);
+    assert.equal(r.partsReused, 1);
+    assert.equal(t.calls[0].checksum?.algorithm, 'crc32', 'CRC32 is the default part checksum');
+    assert.ok(t.object().equals(data));
+  });
+
+  test('a server that ignores x-amz-checksum-* (RGW) and stores a damaged part: the ETag is not the part\'s MD5, so the part is sent again', async () => {
+    const { path, data } = file(3 * PART);
+    const t = new FakeTransport(data.length, PART);
+    t.verifiesChecksums = false;
+    t.damage.set(2, 1);
+    const recorded: DonePart[] = [];
+    const digest = await digestFile(path, { partSize: PART, algorithm: 'crc32' });
+    const r = await new MultipartUploader({ source: await FilePartSource.open(path), transport: t, digest, retry: { baseDelayMs: 1 }, onPartDone: (p) => void recorded.push(p) }).start();
+    assert.deepEqual(t.calls.map((c) => c.part).sort(), [1, 2, 2, 3]);
+    assert.equal(r.retries.retry, 1);
+    assert.equal(recorded.filter((p) => p.partNumber === 2).length, 1, 'the damaged try never reached the ledger');
+    assert.ok(t.object().equals(data));
+  });
+
+  test('a server that confirms the checksum (AWS, the embedded store): no MD5 is taken, a damaged part is refused (BadDigest) and retried', async () => {
+    const { path, data } = file(2 * PART);
+    const t = new FakeTransport(data.length, PART);
+    t.damage.set(1, 1);
+    const digest = await digestFile(path, { partSize: PART, algorithm: 'crc32' });
+    const r = await new MultipartUploader({ source: await FilePartSource.open(path), transport: t, digest, retry: { baseDelayMs: 1 } }).start();
+    assert.equal(r.retries.retry, 1);
     assert.ok(t.object().equals(data));
   });
 
@@ -153,7 +193,7 @@ describe('MultipartUploader state machine (in-memory transport)', () => {
   test('a BadDigest on a file that changed since its checksum was taken fails with source_changed, not retries', async () => {
     const { path, data } = file(2 * PART);
     const t = new FakeTransport(data.length, PART);
-    const digest = await digestFile(path, { partSize: PART, algorithm: 'md5' });
+    const digest = await digestFile(path, { partSize: PART, algorithm: 'crc32' });
     const changed = Buffer.from(data);
     changed[5] ^= 1;
     writeFileSync(path, changed);

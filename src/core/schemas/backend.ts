@@ -27,7 +27,21 @@ export const roomRelativeKey = z
   .refine((s) => s.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..') && !/[\u0000-\u001f\\]/.test(s), 'a relative key: "/"-separated segments, none empty, "." or "..", no control characters or backslashes');
 export const artifactKind = z.enum(['dataset', 'model']);
 export const partNumber = z.number().int().min(1).max(MAX_PARTS);
-export const partUrl = z.object({ part_number: partNumber, url: z.string().url() });
+/** The per-part checksums the backend can sign into a part URL (as the x-amz-checksum-<algorithm> header). */
+export const signedChecksumAlgorithm = z.enum(['crc32', 'crc32c']);
+/** A part's CRC32 or CRC32C, base64 of its 4 big-endian bytes, as S3 takes it in x-amz-checksum-*. */
+export const partChecksumBody = z.object({
+  part_number: partNumber,
+  algorithm: signedChecksumAlgorithm,
+  value: z.string().regex(/^[A-Za-z0-9+/]{6}==$/, 'base64 of 4 bytes (e.g. "AAAAAA==")'),
+});
+export type PartChecksumBody = z.infer<typeof partChecksumBody>;
+export const partUrl = z.object({
+  part_number: partNumber,
+  url: z.string().url(),
+  /** Set when the URL was signed with this part's checksum: send it as x-amz-checksum-<checksum> with the value given (AWS refuses it unsigned). */
+  checksum: signedChecksumAlgorithm.optional(),
+});
 export type PartUrl = z.infer<typeof partUrl>;
 
 export const requestUploadBody = z.object({
@@ -47,6 +61,8 @@ export const requestUploadBody = z.object({
   sha256: sha256Hex.optional(),
   /** How many part URLs to sign now (the rest come from /api/upload-urls); default: all. */
   url_count: z.number().int().min(0).max(MAX_PARTS).optional(),
+  /** Checksums to sign into those URLs (parts without one get a URL without a checksum). */
+  part_checksums: z.array(partChecksumBody).max(MAX_PARTS).optional(),
 });
 export type RequestUploadBody = z.infer<typeof requestUploadBody>;
 
@@ -68,6 +84,8 @@ export type UploadRef = z.infer<typeof uploadRef>;
 
 export const uploadUrlsBody = uploadRef.extend({
   part_numbers: z.array(partNumber).min(1).max(MAX_PARTS),
+  /** Checksums to sign into those parts' URLs (see request-upload). */
+  part_checksums: z.array(partChecksumBody).max(MAX_PARTS).optional(),
 });
 export type UploadUrlsBody = z.infer<typeof uploadUrlsBody>;
 export const uploadUrlsResponse = z.object({ urls: z.array(partUrl), expires_at: z.string() });

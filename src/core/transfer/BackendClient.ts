@@ -9,6 +9,7 @@ import {
   uploadUrlsResponse,
   type CompleteUploadBody,
   type CompleteUploadResponse,
+  type PartChecksumBody,
   type RequestDownloadResponse,
   type RequestUploadBody,
   type RequestUploadResponse,
@@ -49,8 +50,10 @@ export class BackendClient {
     return this.call('POST', '/api/request-upload', body, requestUploadResponse, opts.signal);
   }
 
-  uploadUrls(key: string, uploadId: string, partNumbers: number[], opts: { signal?: AbortSignal } = {}): Promise<UploadUrlsResponse> {
-    return this.call('POST', '/api/upload-urls', { key, upload_id: uploadId, part_numbers: partNumbers }, uploadUrlsResponse, opts.signal);
+  /** Fresh part URLs; `checksums` are signed into them (see partUrl.checksum). */
+  uploadUrls(key: string, uploadId: string, partNumbers: number[], opts: { signal?: AbortSignal; checksums?: PartChecksumBody[] } = {}): Promise<UploadUrlsResponse> {
+    const body = { key, upload_id: uploadId, part_numbers: partNumbers, ...(opts.checksums?.length ? { part_checksums: opts.checksums } : {}) };
+    return this.call('POST', '/api/upload-urls', body, uploadUrlsResponse, opts.signal);
   }
 
   async uploadStatus(key: string, uploadId: string, opts: { signal?: AbortSignal } = {}): Promise<UploadedPart[]> {

@@ -2,8 +2,9 @@ import { AppError, isAppError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { partRange } from '../parts.js';
 import { checksumOfRange, md5Hex, type FileDigest, type PartChecksum, type PartChecksumAlgorithm } from './checksum.js';
+import { Md5Worker } from './Md5Worker.js';
 import type { PartSource } from './PartSource.js';
-import type { CompletedUpload, DonePart, PartTransport, UploadSession } from './PartTransport.js';
+import type { CompletedUpload, DonePart, PartReceipt, PartTransport, RemotePart, UploadSession } from './PartTransport.js';
 import { PartQueue, type RunContext } from './PartQueue.js';
 import { ProgressMeter, type TransferProgress } from './progress.js';
 import { abortError, DEFAULT_RETRY, PAUSED, throwIfAborted, type FailureKind, type RetryPolicy } from './retry.js';
@@ -21,7 +22,7 @@ export interface MultipartUploaderOptions {
   /** Abort and retry a part whose bytes stop moving this long. Default 30 s. */
   stallTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
-  /** Per-part checksum sent with each part (see checksum.ts). Default 'md5' (Content-MD5). */
+  /** Per-part checksum sent with each part (see checksum.ts). Default 'crc32'. */
   partChecksum?: PartChecksumAlgorithm;
   /** A digestFile() of the source: its part checksums are used when part size and algorithm match. */
   digest?: FileDigest;
@@ -74,11 +75,14 @@ export class MultipartUploader {
   private resumeWaiter?: { resolve: () => void; reject: (e: unknown) => void };
   private runPromise?: Promise<UploadResult>;
   private partsSent = 0;
+  /** Checks ETags against the parts' MD5 where the server did not confirm a checksum; started on first need. */
+  private md5Worker?: Md5Worker;
+  private unverifiableWarned = false;
 
   constructor(private readonly o: MultipartUploaderOptions) {
     const s = o.transport.session;
     if (o.source.size !== s.fileSize) throw new AppError('source_changed', `${o.source.name} has ${o.source.size} bytes but the upload was started for ${s.fileSize}; start a new upload`);
-    this.algorithm = o.partChecksum ?? 'md5';
+    this.algorithm = o.partChecksum ?? 'crc32';
     this.log = (o.log ?? silentLogger).child('upload', { key: s.key, upload_id: s.uploadId });
     const items: PartItem[] = [];
     for (let n = 1; n <= s.partCount; n++) {
@@ -208,6 +212,9 @@ export class MultipartUploader {
       }
       this.setState('failed');
       throw e;
+    } finally {
+      this.md5Worker?.close();
+      this.md5Worker = undefined;
     }
   }
 
@@ -235,7 +242,9 @@ export class MultipartUploader {
   /**
    * Resume: S3's ListParts is the truth. A part counts as done when S3 has it with the right
    * size and, where the ledger or our checksum knows better, the right ETag; every other part
-   * (missing, wrong size, ETag disagreeing with the ledger) is sent again. Returns parts reused.
+   * (missing, wrong size, ETag disagreeing with the ledger) is sent again. A part the ledger
+   * does not know (the crash came between S3's answer and the ledger write) and that no CRC
+   * vouches for is reused only when its ETag is the MD5 of the part on disk. Returns parts reused.
    */
   private async reconcile(signal: AbortSignal | undefined): Promise<number> {
     const s = this.o.transport.session;
@@ -244,6 +253,11 @@ export class MultipartUploader {
     throwIfAborted(signal);
     const resend: Record<string, number[]> = { size: [], etag: [], checksum: [], missing: [] };
     const seen = new Set<number>();
+    const reuse = (r: RemotePart, l: DonePart | undefined): void => {
+      this.done.set(r.partNumber, { partNumber: r.partNumber, etag: r.etag, size: r.size, ...(l?.checksum ? { checksum: l.checksum } : {}) });
+      this.queue.markDone(r.partNumber);
+    };
+    const byMd5: RemotePart[] = [];
     for (const r of remote) {
       if (r.partNumber > s.partCount) continue;
       seen.add(r.partNumber);
@@ -251,20 +265,29 @@ export class MultipartUploader {
       const l = local.get(r.partNumber);
       const ours = this.precomputed(r.partNumber) ?? l?.checksum;
       const oursMd5 = ours ? md5Hex(ours) : undefined;
+      const md5Etag = /^[0-9a-f]{32}$/.test(bareEtag(r.etag));
+      const crc = ours?.algorithm === 'crc32' ? r.checksumCrc32 : ours?.algorithm === 'crc32c' ? r.checksumCrc32c : undefined;
       if (r.size !== range.end - range.start) resend.size.push(r.partNumber);
       else if (l && bareEtag(l.etag) !== bareEtag(r.etag)) resend.etag.push(r.partNumber);
-      else if (oursMd5 && /^[0-9a-f]{32}$/.test(bareEtag(r.etag)) && oursMd5 !== bareEtag(r.etag)) resend.checksum.push(r.partNumber);
-      else if (ours?.algorithm === 'crc32' && r.checksumCrc32 && r.checksumCrc32 !== ours.value) resend.checksum.push(r.partNumber);
-      else if (ours?.algorithm === 'crc32c' && r.checksumCrc32c && r.checksumCrc32c !== ours.value) resend.checksum.push(r.partNumber);
-      else {
-        this.done.set(r.partNumber, { partNumber: r.partNumber, etag: r.etag, size: r.size, ...(l?.checksum ? { checksum: l.checksum } : {}) });
-        this.queue.markDone(r.partNumber);
-      }
+      else if (oursMd5 && md5Etag && oursMd5 !== bareEtag(r.etag)) resend.checksum.push(r.partNumber);
+      else if (crc && crc !== ours!.value) resend.checksum.push(r.partNumber);
+      else if (!l && !oursMd5 && !crc && md5Etag && this.algorithm !== 'none') byMd5.push(r);
+      else reuse(r, l);
+    }
+    // One at a time on the worker thread (reading the disk), in part order.
+    for (const r of byMd5) {
+      const range = partRange(r.partNumber, s.fileSize, s.partSize);
+      if ((await this.md5().md5(this.o.source.name, range.start, range.end, signal)) === bareEtag(r.etag)) reuse(r, undefined);
+      else resend.checksum.push(r.partNumber);
     }
     for (const n of local.keys()) if (!seen.has(n)) resend.missing.push(n);
-    this.log.info('resume reconciled with ListParts', { parts: s.partCount, on_s3: remote.length, reused: this.done.size, resend_size: resend.size, resend_etag: resend.etag, resend_checksum: resend.checksum, resend_missing: resend.missing });
+    this.log.info('resume reconciled with ListParts', { parts: s.partCount, on_s3: remote.length, reused: this.done.size, checked_by_md5: byMd5.length, resend_size: resend.size, resend_etag: resend.etag, resend_checksum: resend.checksum, resend_missing: resend.missing });
     this.meter.update(this.queue.bytesDone, this.queue.bytesMoved, true);
     return this.done.size;
+  }
+
+  private md5(): Md5Worker {
+    return (this.md5Worker ??= new Md5Worker());
   }
 
   private precomputed(n: number): PartChecksum | undefined {
@@ -284,11 +307,14 @@ export class MultipartUploader {
     if (ctx.refreshUrl) await t.urlsFor([item.id], { signal: ctx.signal, force: true });
     const checksum = await this.checksumFor(item, ctx.signal);
     throwIfAborted(ctx.signal);
-    let etag: string;
+    let receipt: PartReceipt;
     try {
-      etag = await t.uploadPart(item.id, this.o.source.open(item.start, item.end), item.size, checksum, { signal: ctx.signal, onBytes: ctx.onBytes });
+      receipt = await t.uploadPart(item.id, this.o.source.open(item.start, item.end), item.size, checksum, { signal: ctx.signal, onBytes: ctx.onBytes });
+      // Not aborted by a pause: S3 has the part, and a few ms of hashing decide whether it counts.
+      if (checksum && !receipt.verified) await this.checkEtag(item, receipt.etag);
     } catch (e) {
-      if (checksum && isAppError(e) && (e.details as { s3_code?: string } | undefined)?.s3_code === 'BadDigest') {
+      const d = isAppError(e) ? (e.details as { s3_code?: string; damaged?: boolean } | undefined) : undefined;
+      if (checksum && (d?.s3_code === 'BadDigest' || d?.damaged)) {
         // Damaged on the way, or the file changed since the checksum was taken? Read it again.
         const now = await checksumOfRange(this.o.source.name, item.start, item.end, checksum.algorithm, ctx.signal);
         if (now.value !== checksum.value) throw new AppError('source_changed', `${this.o.source.name} changed while it was uploading (part ${item.id}); start a new upload`, { cause: e });
@@ -296,10 +322,27 @@ export class MultipartUploader {
       throw e;
     }
     // S3 has the part now: record it even if a pause or stop landed meanwhile.
-    const part: DonePart = { partNumber: item.id, etag, size: item.size, ...(checksum ? { checksum } : {}) };
+    const part: DonePart = { partNumber: item.id, etag: receipt.etag, size: item.size, ...(checksum ? { checksum } : {}) };
     await this.o.onPartDone?.(part);
     this.done.set(item.id, part);
     this.partsSent++;
+  }
+
+  /**
+   * The server kept quiet about the part's checksum (Ceph RGW ignores x-amz-checksum-*): its ETag
+   * is the MD5 of the bytes it stored, so compare that with the MD5 of the part on disk.
+   */
+  private async checkEtag(item: PartItem, etag: string): Promise<void> {
+    const stored = bareEtag(etag);
+    if (!/^[0-9a-f]{32}$/.test(stored)) {
+      if (!this.unverifiableWarned) this.log.warn('the server neither confirms part checksums nor returns MD5 ETags: parts are checked only by the SHA-256 after download', { part: item.id });
+      this.unverifiableWarned = true;
+      return;
+    }
+    const ours = await this.md5().md5(this.o.source.name, item.start, item.end);
+    if (ours !== stored) {
+      throw new AppError('checksum_mismatch', `part ${item.id}: S3 stored bytes whose MD5 (${stored}) is not the part's (${ours}): damaged on the way, sending it again`, { details: { damaged: true } });
+    }
   }
 
   private setState(s: UploaderState): void {

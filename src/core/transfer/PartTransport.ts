@@ -48,6 +48,18 @@ export interface CompletedUpload {
   sha256?: string;
 }
 
+/** What S3 answered to a part PUT. */
+export interface PartReceipt {
+  etag: string;
+  /**
+   * The server checked the part against the checksum sent with it: Content-MD5 (every S3 server
+   * verifies it), or an x-amz-checksum-* that the answer echoes with our value (AWS, the embedded
+   * store). False when no checksum went, or the server kept quiet about it (Ceph RGW 16 ignores
+   * x-amz-checksum-*): the uploader then compares the ETag with the part's MD5 itself.
+   */
+  verified: boolean;
+}
+
 export interface CallOptions {
   signal?: AbortSignal;
 }
@@ -63,7 +75,7 @@ export interface PartTransport {
   /** 'presigned' | 's3': for logs. */
   readonly kind: string;
   /** PUTs one part; resolves with its ETag. One try: failures are AppErrors for classifyFailure. */
-  uploadPart(partNumber: number, body: Readable, size: number, checksum: PartChecksum | undefined, opts: UploadPartOptions): Promise<string>;
+  uploadPart(partNumber: number, body: Readable, size: number, checksum: PartChecksum | undefined, opts: UploadPartOptions): Promise<PartReceipt>;
   /**
    * Makes sure usable URLs exist for these parts (prefetch ahead of the queue); `force` re-signs
    * even cached ones (after S3 said a URL expired). A no-op where requests are signed locally.

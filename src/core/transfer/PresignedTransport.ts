@@ -1,11 +1,11 @@
 import type { Readable } from 'node:stream';
 import { AppError, isAppError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
-import type { RequestUploadBody, RequestUploadResponse } from '../schemas/backend.js';
+import type { PartChecksumBody, PartUrl, RequestUploadBody, RequestUploadResponse } from '../schemas/backend.js';
 import type { BackendClient } from './BackendClient.js';
-import { partChecksumHeaders, type PartChecksum } from './checksum.js';
+import { partChecksumHeaders, serverVerified, type PartChecksum } from './checksum.js';
 import { createAgents, presignedExpiry, putStream, s3Failure, type HttpAgents } from './httpClient.js';
-import type { CallOptions, CompletedUpload, DonePart, PartTransport, RemotePart, UploadPartOptions, UploadSession } from './PartTransport.js';
+import type { CallOptions, CompletedUpload, DonePart, PartReceipt, PartTransport, RemotePart, UploadPartOptions, UploadSession } from './PartTransport.js';
 import { throwIfAborted } from './retry.js';
 
 export interface PresignedTransportOptions {
@@ -14,16 +14,23 @@ export interface PresignedTransportOptions {
   concurrency?: number;
   /** Part URLs asked for per /api/upload-urls call. Default 64. */
   urlBatch?: number;
+  /**
+   * Each part's checksum (index n - 1), from the first pass over the file. CRC32/CRC32C ones are
+   * sent with the URL requests so the backend signs them into the URLs.
+   */
+  partChecksums?: PartChecksum[];
   log?: Logger;
 }
 
 /** What request-upload needs besides the size: names, kind, optional part size and SHA-256. */
-export type StartUploadRequest = Omit<RequestUploadBody, 'url_count' | 'kind'> & { kind?: RequestUploadBody['kind'] };
+export type StartUploadRequest = Omit<RequestUploadBody, 'url_count' | 'kind' | 'part_checksums'> & { kind?: RequestUploadBody['kind'] };
 
 interface CachedUrl {
   url: string;
   expiresAt: number;
   fetchedAt: number;
+  /** The x-amz-checksum-* header signed into the URL, if any. */
+  checksum?: PartUrl['checksum'];
 }
 
 /**
@@ -50,7 +57,9 @@ export class PresignedTransport implements PartTransport {
 
   /** POST /api/request-upload: a new multipart upload, with the first batch of part URLs. */
   static async start(o: PresignedTransportOptions, req: StartUploadRequest, opts: CallOptions = {}): Promise<PresignedTransport> {
-    const r = await o.backend.requestUpload({ ...req, url_count: o.urlBatch ?? 64 }, opts);
+    const urlCount = o.urlBatch ?? 64;
+    const checksums = signable(o.partChecksums, Array.from({ length: urlCount }, (_, i) => i + 1));
+    const r = await o.backend.requestUpload({ ...req, url_count: urlCount, ...(checksums.length ? { part_checksums: checksums } : {}) }, opts);
     throwIfAborted(opts.signal);
     const t = new PresignedTransport(o, sessionOf(r, req.file_size));
     t.cache(r.urls, r.expires_at);
@@ -62,16 +71,20 @@ export class PresignedTransport implements PartTransport {
     return new PresignedTransport(o, session);
   }
 
-  async uploadPart(partNumber: number, body: Readable, size: number, checksum: PartChecksum | undefined, opts: UploadPartOptions): Promise<string> {
-    let url: string;
+  async uploadPart(partNumber: number, body: Readable, size: number, checksum: PartChecksum | undefined, opts: UploadPartOptions): Promise<PartReceipt> {
+    let cached: CachedUrl;
     try {
-      url = await this.urlFor(partNumber, opts.signal);
+      cached = await this.urlFor(partNumber, opts.signal);
     } catch (e) {
       body.destroy();
       throw e;
     }
+    const { url } = cached;
+    // Content-MD5 needs no signature; an x-amz-checksum-* goes only when signed into the URL
+    // (AWS refuses it otherwise). Without it the uploader checks the ETag instead.
+    const sent = checksum && (checksum.algorithm === 'md5' || checksum.algorithm === cached.checksum) ? checksum : undefined;
     const what = `part ${partNumber}`;
-    const a = await putStream({ url, body, size, headers: partChecksumHeaders(checksum), agents: this.agents, signal: opts.signal, onBytes: opts.onBytes, what });
+    const a = await putStream({ url, body, size, headers: partChecksumHeaders(sent), agents: this.agents, signal: opts.signal, onBytes: opts.onBytes, what });
     if (a.status !== 200) {
       const err = s3Failure(a, what, url);
       if ((err.details as { expired?: boolean }).expired) this.urls.delete(partNumber);
@@ -79,7 +92,7 @@ export class PresignedTransport implements PartTransport {
     }
     const etag = a.headers.etag;
     if (!etag) throw new AppError('upstream_error', `${what}: S3 answered 200 without an ETag`, { details: { status: 200 } });
-    return etag;
+    return { etag, verified: serverVerified(sent, a.headers) };
   }
 
   async urlsFor(partNumbers: number[], opts: CallOptions & { force?: boolean } = {}): Promise<void> {
@@ -145,9 +158,9 @@ export class PresignedTransport implements PartTransport {
     this.agents.destroy();
   }
 
-  private async urlFor(n: number, signal: AbortSignal): Promise<string> {
+  private async urlFor(n: number, signal: AbortSignal): Promise<CachedUrl> {
     const hit = this.urls.get(n);
-    if (fresh(hit, Date.now()) && !this.fetching.has(n)) return hit!.url;
+    if (fresh(hit, Date.now()) && !this.fetching.has(n)) return hit!;
     // Fetch this part's URL together with the next ones that need one.
     const batch: number[] = [];
     const now = Date.now();
@@ -155,13 +168,13 @@ export class PresignedTransport implements PartTransport {
     await this.urlsFor(batch, { signal });
     const got = this.urls.get(n);
     if (!got) throw new AppError('upstream_error', `the backend returned no URL for part ${n}`);
-    return got.url;
+    return got;
   }
 
   private fetch(numbers: number[], signal: AbortSignal | undefined): Promise<void> {
     const p = (async () => {
       this.urlFetches++;
-      const r = await this.o.backend.uploadUrls(this.session.key, this.session.uploadId, numbers, { signal });
+      const r = await this.o.backend.uploadUrls(this.session.key, this.session.uploadId, numbers, { signal, checksums: signable(this.o.partChecksums, numbers) });
       this.cache(r.urls, r.expires_at);
       this.log.debug('part urls fetched', { parts: numbers.length });
     })();
@@ -174,15 +187,25 @@ export class PresignedTransport implements PartTransport {
     return done;
   }
 
-  private cache(urls: { part_number: number; url: string }[], expiresAt: string): void {
+  private cache(urls: PartUrl[], expiresAt: string): void {
     const now = Date.now();
     const serverExpiry = Date.parse(expiresAt);
     for (const u of urls) {
       const fromUrl = presignedExpiry(u.url);
       const exp = Math.min(Number.isFinite(serverExpiry) ? serverExpiry : Infinity, fromUrl ?? Infinity);
-      this.urls.set(u.part_number, { url: u.url, expiresAt: Number.isFinite(exp) ? exp : now + 60_000, fetchedAt: now });
+      this.urls.set(u.part_number, { url: u.url, expiresAt: Number.isFinite(exp) ? exp : now + 60_000, fetchedAt: now, ...(u.checksum ? { checksum: u.checksum } : {}) });
     }
   }
+}
+
+/** The CRC32/CRC32C checksums of these parts, for the backend to sign into their URLs. */
+function signable(checksums: PartChecksum[] | undefined, partNumbers: number[]): PartChecksumBody[] {
+  const out: PartChecksumBody[] = [];
+  for (const n of partNumbers) {
+    const c = checksums?.[n - 1];
+    if (c && (c.algorithm === 'crc32' || c.algorithm === 'crc32c')) out.push({ part_number: n, algorithm: c.algorithm, value: c.value });
+  }
+  return out;
 }
 
 /** Usable for a while yet: more than a quarter of its lifetime (capped at 5 min) left. */

@@ -11,9 +11,9 @@ import {
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError, isAppError, type ErrorCode } from '../errors.js';
 import { partCount } from '../parts.js';
-import { partChecksumHeaders, type PartChecksum } from './checksum.js';
+import { partChecksumHeaders, serverVerified, type PartChecksum } from './checksum.js';
 import { createAgents, putStream, s3Failure, type HttpAgents } from './httpClient.js';
-import type { CallOptions, CompletedUpload, DonePart, PartTransport, RemotePart, UploadPartOptions, UploadSession } from './PartTransport.js';
+import type { CallOptions, CompletedUpload, DonePart, PartReceipt, PartTransport, RemotePart, UploadPartOptions, UploadSession } from './PartTransport.js';
 import { DEFAULT_RETRY, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
 
 export interface S3TransportOptions {
@@ -70,7 +70,7 @@ export class S3Transport implements PartTransport {
     return new S3Transport(o, session);
   }
 
-  async uploadPart(partNumber: number, body: Readable, size: number, checksum: PartChecksum | undefined, opts: UploadPartOptions): Promise<string> {
+  async uploadPart(partNumber: number, body: Readable, size: number, checksum: PartChecksum | undefined, opts: UploadPartOptions): Promise<PartReceipt> {
     const what = `part ${partNumber}`;
     let url: string;
     try {
@@ -97,7 +97,7 @@ export class S3Transport implements PartTransport {
     if (a.status !== 200) throw s3Failure(a, what, url);
     const etag = a.headers.etag;
     if (!etag) throw new AppError('upstream_error', `${what}: S3 answered 200 without an ETag`, { details: { status: 200 } });
-    return etag;
+    return { etag, verified: serverVerified(checksum, a.headers) };
   }
 
   async urlsFor(): Promise<void> {

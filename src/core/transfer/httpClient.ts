@@ -2,6 +2,7 @@ import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http'
 import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { AppError, type ErrorCode } from '../errors.js';
+import { isRecycling } from './PartSource.js';
 import { abortError, type FailureDetails } from './retry.js';
 
 /**
@@ -86,6 +87,8 @@ export function putStream(o: PutStreamOptions): Promise<HttpAnswer> {
       );
     });
 
+    const body = o.body;
+    const recycle = isRecycling(body) ? (c: Buffer): void => body.recycle(c) : undefined;
     o.body.on('data', (chunk: Buffer) => {
       read += chunk.length;
       if (read > o.size) {
@@ -94,7 +97,10 @@ export function putStream(o: PutStreamOptions): Promise<HttpAnswer> {
       }
       const n = chunk.length;
       const ok = req.write(chunk, (err) => {
-        if (!err && !settled) o.onBytes?.(n);
+        if (err) return;
+        // The socket has the bytes: the chunk's buffer can carry the next read.
+        recycle?.(chunk);
+        if (!settled) o.onBytes?.(n);
       });
       if (!ok) {
         o.body.pause();

@@ -6,7 +6,8 @@ import { AppError, isAppError } from '../errors.js';
  * classification of failures, modelled on uppy's `#shouldRetry`:
  *   - 429 / 503 / SlowDown            -> 'slow_down'   (the whole queue backs off and narrows)
  *   - expired presigned URL (403)     -> 'refresh_url' (re-sign, then retry at once)
- *   - 5xx, network errors, stalls     -> 'retry'       (this request again, after a delay)
+ *   - 5xx, network errors, stalls,
+ *     BadDigest, a part stored damaged -> 'retry'     (this request again, after a delay)
  *   - other 4xx and everything else   -> 'fatal'
  *   - our own abort (pause/cancel)    -> 'aborted'
  */
@@ -46,6 +47,8 @@ export interface FailureDetails {
   network?: boolean;
   /** No bytes moved for the stall timeout. */
   stalled?: boolean;
+  /** The server stored bytes other than the ones sent (its ETag is not the part's MD5): send again. */
+  damaged?: boolean;
 }
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE']);
@@ -57,7 +60,7 @@ export function classifyFailure(e: unknown): FailureKind {
     if (e.code === 'aborted') return 'aborted';
     const d = (e.details ?? {}) as FailureDetails;
     if (d.expired) return 'refresh_url';
-    if (d.stalled || d.network) return 'retry';
+    if (d.stalled || d.network || d.damaged) return 'retry';
     if (d.s3_code === 'SlowDown' || d.status === 429 || d.status === 503) return 'slow_down';
     if (d.status !== undefined) {
       if (d.status >= 500) return 'retry';

@@ -11,7 +11,6 @@ import { FilePartSource } from './PartSource.js';
 import type { DonePart, PartTransport, UploadSession } from './PartTransport.js';
 import { PresignedTransport } from './PresignedTransport.js';
 import { throwIfAborted } from './retry.js';
-import { S3Transport } from './S3Transport.js';
 
 export const DEFAULT_PART_SIZE = 8 * 1024 * 1024;
 
@@ -42,7 +41,10 @@ export interface PrepareUploadOptions extends Pick<MultipartUploaderOptions, 'co
   target: PresignedUploadTarget | S3UploadTarget;
   /** Requested part size; raised to at least 5 MiB and until the file fits in 10,000 parts. Default 8 MiB. */
   partSize?: number;
-  /** Per-part checksum. Default 'md5' (Content-MD5: verified by AWS, MinIO and Ceph RGW, valid on presigned URLs). */
+  /**
+   * Per-part checksum. Default 'crc32' (x-amz-checksum-crc32, signed into presigned URLs by the
+   * backend; where the server ignores it, the part's ETag is checked against its MD5). See checksum.ts.
+   */
   partChecksum?: PartChecksumAlgorithm;
   /** Continue an upload a ledger knows: its session, the file's SHA-256 and the parts recorded done.
    *  The file is hashed again first and must still have that SHA-256 (else source_changed). */
@@ -72,7 +74,7 @@ export async function prepareUpload(o: PrepareUploadOptions, opts: { signal?: Ab
   const { signal } = opts;
   const source = await FilePartSource.open(o.path);
   throwIfAborted(signal);
-  const algorithm = o.partChecksum ?? 'md5';
+  const algorithm = o.partChecksum ?? 'crc32';
   const concurrency = o.concurrency ?? 8;
   let transport: PartTransport;
   let sha256: string;
@@ -87,8 +89,8 @@ export async function prepareUpload(o: PrepareUploadOptions, opts: { signal?: Ab
     sha256 = o.resume.sha256;
     transport =
       o.target.kind === 'presigned'
-        ? PresignedTransport.resume({ backend: o.target.backend, concurrency, log: o.log }, o.resume.session)
-        : S3Transport.resume({ s3: o.target.s3, bucket: o.target.bucket, concurrency }, o.resume.session);
+        ? PresignedTransport.resume({ backend: o.target.backend, concurrency, partChecksums: digest.partChecksums, log: o.log }, o.resume.session)
+        : (await s3Transport()).resume({ s3: o.target.s3, bucket: o.target.bucket, concurrency }, o.resume.session);
   } else {
     const partSize = choosePartSize(source.size, o.partSize ?? DEFAULT_PART_SIZE, MIN_PART_SIZE);
     digest = await digestFile(o.path, { partSize, algorithm, signal, onBytes: o.onHashBytes });
@@ -99,7 +101,7 @@ export async function prepareUpload(o: PrepareUploadOptions, opts: { signal?: Ab
     transport =
       t.kind === 'presigned'
         ? await PresignedTransport.start(
-            { backend: t.backend, concurrency, log: o.log },
+            { backend: t.backend, concurrency, partChecksums: digest.partChecksums, log: o.log },
             {
               file_name: t.fileName ?? basename(o.path),
               file_size: source.size,
@@ -112,7 +114,7 @@ export async function prepareUpload(o: PrepareUploadOptions, opts: { signal?: Ab
             },
             { signal },
           )
-        : await S3Transport.start({ s3: t.s3, bucket: t.bucket, concurrency }, { key: t.key, fileSize: source.size, partSize, sha256, contentType: t.contentType, metadata: t.metadata }, { signal });
+        : await (await s3Transport()).start({ s3: t.s3, bucket: t.bucket, concurrency }, { key: t.key, fileSize: source.size, partSize, sha256, contentType: t.contentType, metadata: t.metadata }, { signal });
   }
   try {
     await o.onSession?.({ session: transport.session, sha256 });
@@ -139,6 +141,14 @@ export async function prepareUpload(o: PrepareUploadOptions, opts: { signal?: Ab
     transport.close();
     throw e;
   }
+}
+
+/**
+ * S3Transport loads the AWS SDK (~35 MiB of RSS): only uploads with direct credentials (the
+ * worker) pay for it, not the agent's presigned ones (the CLI bundle splits on this import).
+ */
+async function s3Transport(): Promise<typeof import('./S3Transport.js').S3Transport> {
+  return (await import('./S3Transport.js')).S3Transport;
 }
 
 /** prepareUpload, then the whole upload; the transport is closed at the end whatever happens. */

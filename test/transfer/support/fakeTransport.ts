@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto';
 import type { Readable } from 'node:stream';
 import { AppError } from '../../../src/core/errors.js';
 import type { PartChecksum } from '../../../src/core/transfer/checksum.js';
-import type { CompletedUpload, DonePart, PartTransport, RemotePart, UploadPartOptions, UploadSession } from '../../../src/core/transfer/PartTransport.js';
+import type { CompletedUpload, DonePart, PartReceipt, PartTransport, RemotePart, UploadPartOptions, UploadSession } from '../../../src/core/transfer/PartTransport.js';
 import { abortError } from '../../../src/core/transfer/retry.js';
 import { partCount } from '../../../src/core/parts.js';
 
@@ -24,12 +24,16 @@ export class FakeTransport implements PartTransport {
   gate?: Promise<void>;
   /** Delay per chunk (ms), to make uploads last a little. */
   chunkDelayMs = 0;
+  /** false: behave like Ceph RGW, which ignores x-amz-checksum-* (the answer confirms nothing). */
+  verifiesChecksums = true;
+  /** part -> how many of its next tries are stored with a byte flipped (and answered 200). */
+  damage = new Map<number, number>();
 
   constructor(fileSize: number, partSize: number) {
     this.session = { bucket: 'b', key: 'k', uploadId: 'u', s3Path: 's3://b/k', fileSize, partSize, partCount: partCount(fileSize, partSize) };
   }
 
-  async uploadPart(n: number, body: Readable, size: number, checksum: PartChecksum | undefined, o: UploadPartOptions): Promise<string> {
+  async uploadPart(n: number, body: Readable, size: number, checksum: PartChecksum | undefined, o: UploadPartOptions): Promise<PartReceipt> {
     this.calls.push({ part: n, ...(checksum ? { checksum } : {}) });
     const chunks: Buffer[] = [];
     const onAbort = (): void => void body.destroy(abortError(o.signal));
@@ -50,9 +54,16 @@ export class FakeTransport implements PartTransport {
     }
     const data = Buffer.concat(chunks);
     if (data.length !== size) throw new AppError('bad_request', `part ${n}: ${data.length} bytes, expected ${size}`);
+    const damaged = this.damage.get(n) ?? 0;
+    if (damaged > 0) {
+      this.damage.set(n, damaged - 1);
+      // A server that checks the checksum refuses the part; one that does not stores the damage.
+      if (this.verifiesChecksums && checksum) throw new AppError('storage_error', `part ${n}: BadDigest`, { details: { status: 400, s3_code: 'BadDigest' } });
+      data[0] ^= 1;
+    }
     const etag = `"${createHash('md5').update(data).digest('hex')}"`;
     this.parts.set(n, { etag, data });
-    return etag;
+    return { etag, verified: this.verifiesChecksums && checksum !== undefined };
   }
 
   async urlsFor(): Promise<void> {}
