@@ -3,7 +3,11 @@ import { basename } from 'node:path';
 import { AppError, isAppError, toAppError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { UploadState, UploadView } from '../core/schemas/agent.js';
-import { prepareUpload, type BackendClient, type UploaderState, type UploadSession } from '../core/transfer/index.js';
+// Module by module, not the transfer index: that would load the AWS SDK (S3Transport) into the agent.
+import type { BackendClient } from '../core/transfer/BackendClient.js';
+import type { UploaderState } from '../core/transfer/MultipartUploader.js';
+import type { UploadSession } from '../core/transfer/PartTransport.js';
+import { prepareUpload } from '../core/transfer/uploadFile.js';
 import { datasetKindOf, fingerprint, inspectLabels, labelsWarnings, resolveDataset, sameFingerprint } from './datasets.js';
 import { slpSummaryView, uploadView, writeDatasetManifest, type RunProgress, type UploadRecord } from './uploadView.js';
 import type { Ledger, LedgerFile, LedgerUpload } from './Ledger.js';

@@ -8,7 +8,7 @@ import { loadCommandConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { dataHome } from '../core/paths.js';
 import { runUntilSignal } from '../core/service.js';
-import { BackendClient } from '../core/transfer/index.js';
+import { BackendClient } from '../core/transfer/BackendClient.js';
 import { agentConfigSchema, resolveRoom, resolveRoomToken, type AgentConfig } from './config.js';
 import { iceServer } from '../core/rtc/linkConfig.js';
 import { JobManager } from './jobs/JobManager.js';

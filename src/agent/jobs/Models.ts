@@ -3,7 +3,10 @@ import { join, resolve } from 'node:path';
 import { AppError, isAppError } from '../../core/errors.js';
 import { roomManifest, type ManifestModel, type RoomManifest } from '../../core/schemas/manifest.js';
 import { noRoomError } from '../config.js';
-import { downloadFile, PresignedRangeSource, type BackendClient } from '../../core/transfer/index.js';
+// Module by module, not the transfer index: that would load the AWS SDK (S3Transport) into the agent.
+import type { BackendClient } from '../../core/transfer/BackendClient.js';
+import { downloadFile } from '../../core/transfer/Downloader.js';
+import { PresignedRangeSource } from '../../core/transfer/RangeSource.js';
 
 export interface ModelDownload {
   model_id: string;
