@@ -505,7 +505,7 @@ export async function main(args: string[]): Promise<number> {
   }
   console.log(
     `  submit -> first progress: POST /api/jobs with the local path each time (${datasetSize} bytes); the cold run is the first upload and the worker's download; ` +
-      `warm runs: ${datasetUse.warmNewKeys ?? 0}/${rows.warm.samples.length} uploaded the file again to a new key (the agent does not reuse a finished upload of the same file), ` +
+      `warm runs: ${datasetUse.warmNewKeys ?? 0}/${rows.warm.samples.length} uploaded the file again to a new key, ` +
       `${datasetUse.warmCacheHits ?? 0}/${rows.warm.samples.length} hit the worker's dataset cache (same SHA-256)`,
   );
   console.log(`  restart: server SIGTERM'd ~1 s into a job and started again on the same port; gap = longest interval between progress events from 1 s before the SIGTERM to 1 s after the worker was listed again`);
