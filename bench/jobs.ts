@@ -21,6 +21,7 @@ import { CACHE_HIT_MESSAGE } from '../src/worker/JobRunner.js';
 import { spawnCli, type Spawned } from '../test/support/proc.js';
 import { sharedSleapDir, writeSyntheticSlp } from '../test/support/slpFixtures.js';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../test/support/store.js';
+import { benchFlags } from './args.js';
 
 /** Runs until cancelled: epochs of 300 quick batches, so epoch_begin/epoch_end come often (batch_end is throttled to 20/s). */
 const LONG = { trainer: 'builtin', trainer_config: { max_epochs: 100_000, min_train_steps_per_epoch: 300 } };
@@ -35,24 +36,9 @@ interface Options {
   latencyEvents: number;
 }
 
-function parseArgs(args: string[]): Options {
-  const o: Options = { runs: 5, kills: 3, restarts: 3, latencyEvents: LATENCY_EVENTS };
-  for (let i = 0; i < args.length; i++) {
-    const flag = args[i];
-    const value = args[i + 1];
-    const int = (): number => {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${value}`);
-      i++;
-      return n;
-    };
-    if (flag === '--runs') o.runs = int();
-    else if (flag === '--kills') o.kills = int();
-    else if (flag === '--restarts') o.restarts = int();
-    else if (flag === '--latency-events') o.latencyEvents = int();
-    else throw new Error(`unknown flag ${flag} (flags: --runs N --kills N --restarts N --latency-events N)`);
-  }
-  return o;
+function parseOptions(args: string[]): Options {
+  const f = benchFlags(args, { ints: { runs: 5, kills: 3, restarts: 3, 'latency-events': LATENCY_EVENTS } });
+  return { runs: f.runs, kills: f.kills, restarts: f.restarts, latencyEvents: f['latency-events'] };
 }
 
 // ---- the agent's SSE stream ------------------------------------------------------------------
@@ -402,7 +388,7 @@ async function serverRestart(s: Stack, tap: Tap, dataset: string, o: Options, ro
 }
 
 export async function main(args: string[]): Promise<number> {
-  const o = parseArgs(args);
+  const o = parseOptions(args);
   const s: Stack = { dir: await mkdtemp(join(tmpdir(), 'sleap-rtc-bench-jobs-')), port: 0, url: '', bucket: `bench-${randomBytes(4).toString('hex')}`, roomToken: randomBytes(16).toString('hex'), workerId: '', agentUrl: '', agentToken: '' };
   const rows = {
     cold: { metric: 'submit -> first progress, cold (upload + worker download)', samples: [], unit: 's', goal: '(reference)' } as Row,

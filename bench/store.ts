@@ -18,6 +18,7 @@ import { s3Targets, type S3Target } from '../test/support/targets.js';
 import { presignedUpload } from './presignedUpload.js';
 import { cpuSecondsSince, currentRss, peakRss, pidsFromPidFiles, processName, resetPeakRss } from './procStats.js';
 import { writeRandomFile } from './randomFile.js';
+import { benchFlags } from './args.js';
 import { execFileSync } from 'node:child_process';
 
 const MiB = 1024 * 1024;
@@ -50,27 +51,9 @@ interface Row {
   idleRssMib?: number;
 }
 
-function parseArgs(args: string[]): Options {
-  const o: Options = { sizeMib: 1024, runs: 3, partMib: 64, concurrency: 8, targets: s3Targets().map((t) => t.name), ram: true };
-  for (let i = 0; i < args.length; i++) {
-    const flag = args[i];
-    const value = args[i + 1];
-    const int = (): number => {
-      const n = Number(value);
-      if (!Number.isInteger(n) || n < 1) throw new Error(`${flag} needs a positive integer, got ${value}`);
-      i++;
-      return n;
-    };
-    if (flag === '--size-mib') o.sizeMib = int();
-    else if (flag === '--runs') o.runs = int();
-    else if (flag === '--part-mib') o.partMib = int();
-    else if (flag === '--concurrency') o.concurrency = int();
-    else if (flag === '--no-ram') o.ram = false;
-    else if (flag === '--targets') {
-      o.targets = (value ?? '').split(',').filter(Boolean);
-      i++;
-    } else throw new Error(`unknown flag ${flag} (flags: --size-mib N --runs N --part-mib N --concurrency N --targets embedded,rgw --no-ram)`);
-  }
+function parseOptions(args: string[]): Options {
+  const f = benchFlags(args, { ints: { 'size-mib': 1024, runs: 3, 'part-mib': 64, concurrency: 8 }, strings: { targets: s3Targets().map((t) => t.name).join(',') }, booleans: ['no-ram'] });
+  const o: Options = { sizeMib: f['size-mib'], runs: f.runs, partMib: f['part-mib'], concurrency: f.concurrency, targets: f.targets.split(',').filter(Boolean), ram: !f['no-ram'] };
   if (o.partMib < 5 && o.sizeMib > o.partMib) throw new Error('--part-mib must be at least 5 (S3 minimum part size)');
   return o;
 }
@@ -217,7 +200,7 @@ function goal(rows: Row[], embedded = 'embedded'): string {
 }
 
 export async function main(args: string[]): Promise<number> {
-  const o = parseArgs(args);
+  const o = parseOptions(args);
   const factories = s3Targets().filter((t) => o.targets.includes(t.name));
   if (factories.length === 0) throw new Error(`no target among ${o.targets.join(',')}`);
   const dir = await mkdtemp(join(tmpdir(), 'sleap-rtc-bench-'));

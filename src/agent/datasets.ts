@@ -65,10 +65,10 @@ export async function inspectLabels(path: string): Promise<SlpSummary> {
     return await inspectSlp(path);
   } catch (e) {
     if (!(e instanceof AppError) || e.code !== 'bad_request') throw e;
-    const todo = /truncated/.test(e.message)
+    const whatToDo = /truncated/.test(e.message)
       ? 'copy it again in full (or save it again from SLEAP), then retry'
       : 'give a labels file saved by SLEAP (.slp) or a labels package (File > Export > Labels Package, .pkg.slp)';
-    throw new AppError('bad_request', `${e.message}; ${todo}`, { cause: e });
+    throw new AppError('bad_request', `${e.message}; ${whatToDo}`, { cause: e });
   }
 }
 
