@@ -31,6 +31,8 @@ let sinceGc = 0;
 
 const jobs = new Map();
 
+// The same short-write loop as FileSink.writeAll (sinks.ts), in sync form: this source is eval'd
+// as a worker and cannot import the store's modules.
 function writeAll(fd, bufs) {
   let pending = bufs;
   while (pending.length > 0) {

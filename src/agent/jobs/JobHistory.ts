@@ -20,7 +20,7 @@ export class JobHistory {
     readonly jobId: string,
   ) {
     mkdirSync(dir, { recursive: true, mode: 0o700 });
-    this.file = join(dir, `${jobId}.jsonl`);
+    this.file = JobHistory.fileOf(dir, jobId);
     const { events, goodBytes, totalBytes } = JobHistory.scan(this.file);
     this.events = events;
     // A torn last line is cut off, or the next append would be glued to it.
@@ -28,6 +28,10 @@ export class JobHistory {
   }
 
   readonly file: string;
+
+  static fileOf(dir: string, jobId: string): string {
+    return join(dir, `${jobId}.jsonl`);
+  }
 
   /** The events kept in a history file, in seq order (1, 2, 3, ...): a line out of order ends the read. */
   static read(file: string): JobEvent[] {

@@ -52,6 +52,8 @@ interface Live {
   channel: JobChannel;
   history: JobHistory;
   offs: Array<() => void>;
+  /** The link the channel listens to (a new link re-attaches every job of its worker once). */
+  link?: RtcLink;
 }
 
 /** The RTC link to one worker, shared by every job on it. */
@@ -136,7 +138,10 @@ export class JobManager {
   /** A job with its progress history (events after `afterSeq`). */
   get(id: string, afterSeq = 0): JobView & { events: JobEvent[] } {
     const j = this.need(id);
-    return { ...this.view(j), events: this.historyOf(j.id).after(afterSeq) };
+    // A job not followed now is only read: opening a JobHistory would also repair the file.
+    const live = this.live.get(j.id);
+    const events = live ? live.history.after(afterSeq) : JobHistory.read(JobHistory.fileOf(this.o.historyDir, j.id)).slice(afterSeq);
+    return { ...this.view(j), events };
   }
 
   /** The workers of the room (for pickers). */
@@ -280,7 +285,7 @@ export class JobManager {
   /** Follows the job over the worker's link from the last seq this agent holds. */
   private async attach(job: LedgerJob): Promise<void> {
     if (this.live.has(job.id)) return;
-    const history = this.historyOf(job.id);
+    const history = new JobHistory(this.o.historyDir, job.id);
     const channel = new JobChannel(job.id, { afterSeq: history.lastSeq, log: this.log });
     const live: Live = { channel, history, offs: [] };
     this.live.set(job.id, live);
@@ -290,7 +295,14 @@ export class JobManager {
       return;
     }
     const link = await this.linkTo(job.worker!);
-    if (this.live.get(job.id) === live) channel.attach(link);
+    // A link made just now attached this job already (connect does it for all of its worker's jobs).
+    if (this.live.get(job.id) === live && live.link !== link) this.follow(live, link);
+  }
+
+  /** The channel listens to `link` and says hello with its last seq (the worker replays what is missing). */
+  private follow(live: Live, link: RtcLink): void {
+    live.link = link;
+    live.channel.attach(link);
   }
 
   private onEvent(jobId: string, e: JobEvent): void {
@@ -457,7 +469,7 @@ export class JobManager {
     }
     w.attempts = 0;
     // Every job followed on this worker uses the new link (and asks for what it missed).
-    for (const [id, live] of this.live) if (this.o.ledger.job(id)?.worker === worker) live.channel.attach(link);
+    for (const [id, live] of this.live) if (this.o.ledger.job(id)?.worker === worker) this.follow(live, link);
     return link;
   }
 
@@ -533,9 +545,6 @@ export class JobManager {
     }
   }
 
-  private historyOf(id: string): JobHistory {
-    return this.live.get(id)?.history ?? new JobHistory(this.o.historyDir, id);
-  }
 
   private need(id: string): LedgerJob {
     const j = this.o.ledger.job(id);
