@@ -6,7 +6,7 @@
  *   in:  {op:'open', id, fd, algs}   start hashing (node:crypto names) and writing to `fd`
  *        {op:'write', id, bufs}      hash then write these bytes (their ArrayBuffers transferred)
  *        {op:'finish', id}           fsync, then answer the digests
- *        {op:'abort', id}            forget the job; answered once no write of it is running
+ *        {op:'abort', id}            forget the job; answered once no write or flush of it is running
  *   out: {op:'ack', id, bytes} | {op:'done', id, digests} | {op:'aborted', id}
  *        {op:'error', id, message, code}  (once per job; later messages of the job are ignored)
  * The thread never opens or closes `fd`: its owner closes it after 'done', 'aborted' or 'error'.
@@ -15,7 +15,7 @@ export const HASH_WRITER_SOURCE = String.raw`
 'use strict';
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { writevSync, fsyncSync } = require('node:fs');
+const { writevSync, fsyncSync, fdatasync } = require('node:fs');
 
 // Transferred ArrayBuffers are freed only when this isolate collects their wrappers; a young GC
 // every few MiB keeps them from piling up (see GcPacer.ts, the same reasoning on the main thread).
@@ -29,7 +29,43 @@ if (!collect) {
 const GC_EVERY = 4 * 1024 * 1024;
 let sinceGc = 0;
 
+// Early write-back: every FLUSH_EVERY bytes of a job, an fdatasync of its file starts on the
+// libuv pool (this thread goes on hashing). Without it the kernel holds the whole part dirty until
+// the final fsync, and a 64 MiB part then waits for all of it at the end; with it the disk writes
+// while the body is still arriving, and the final fsync only has the last few MiB left. (Node has
+// no sync_file_range, which would start write-back without waiting for it.)
+const FLUSH_EVERY = 8 * 1024 * 1024;
+
 const jobs = new Map();
+
+function flushDone(id, job, e) {
+  job.flushing = false;
+  if (e && !job.error) job.error = e;
+  if (job.aborted) {
+    parentPort.postMessage({ op: 'aborted', id });
+    return;
+  }
+  if (job.error) return fail(id, job.error);
+  if (job.finishing) finish(id, job);
+}
+
+function startFlush(id, job) {
+  job.flushing = true;
+  job.sinceFlush = 0;
+  fdatasync(job.fd, (e) => flushDone(id, job, e));
+}
+
+function finish(id, job) {
+  try {
+    fsyncSync(job.fd);
+    jobs.delete(id);
+    const digests = {};
+    for (const [a, h] of job.hashes) digests[a] = h.digest();
+    parentPort.postMessage({ op: 'done', id, digests });
+  } catch (e) {
+    fail(id, e);
+  }
+}
 
 // The same short-write loop as FileSink.writeAll (sinks.ts), in sync form: this source is eval'd
 // as a worker and cannot import the store's modules.
@@ -57,19 +93,22 @@ function fail(id, e) {
 parentPort.on('message', (m) => {
   if (m.op === 'open') {
     try {
-      jobs.set(m.id, { fd: m.fd, hashes: m.algs.map((a) => [a, createHash(a)]) });
+      jobs.set(m.id, { fd: m.fd, hashes: m.algs.map((a) => [a, createHash(a)]), sinceFlush: 0, flushing: false });
     } catch (e) {
       fail(m.id, e);
     }
     return;
   }
   if (m.op === 'abort') {
+    const job = jobs.get(m.id);
     jobs.delete(m.id);
-    parentPort.postMessage({ op: 'aborted', id: m.id });
+    // A flush still running uses the descriptor: its owner may close it only after that.
+    if (job && job.flushing) job.aborted = true;
+    else parentPort.postMessage({ op: 'aborted', id: m.id });
     return;
   }
   const job = jobs.get(m.id);
-  if (!job) return; // failed earlier: its error was already sent
+  if (!job || job.error) return; // failed earlier: its error was sent, or will be after the flush
   try {
     if (m.op === 'write') {
       let bytes = 0;
@@ -79,6 +118,8 @@ parentPort.on('message', (m) => {
       }
       writeAll(job.fd, m.bufs);
       parentPort.postMessage({ op: 'ack', id: m.id, bytes });
+      job.sinceFlush += bytes;
+      if (job.sinceFlush >= FLUSH_EVERY && !job.flushing) startFlush(m.id, job);
       sinceGc += bytes;
       if (collect && sinceGc >= GC_EVERY) {
         sinceGc = 0;
@@ -86,14 +127,13 @@ parentPort.on('message', (m) => {
         collect({ type: 'minor' });
       }
     } else if (m.op === 'finish') {
-      fsyncSync(job.fd);
-      jobs.delete(m.id);
-      const digests = {};
-      for (const [a, h] of job.hashes) digests[a] = h.digest();
-      parentPort.postMessage({ op: 'done', id: m.id, digests });
+      if (job.flushing) job.finishing = true;
+      else finish(m.id, job);
     }
   } catch (e) {
-    fail(m.id, e);
+    // The owner closes the descriptor on an error: with a flush running, answer once it ended.
+    if (job.flushing) job.error = e;
+    else fail(m.id, e);
   }
 });
 `;

@@ -27,7 +27,9 @@ describe('HashWriterPool: hashing and writing off the main thread', () => {
   });
 
   test('parallel jobs write exactly their bytes and give the same digests as node:crypto; buffers are transferred, not copied', async () => {
-    const bodies = Array.from({ length: 5 }, (_, i) => randomBytes(3 * MiB + i * 1001));
+    // Two bodies pass the thread's early write-back step (an fdatasync every 8 MiB): finish then
+    // waits for a flush that may still be running.
+    const bodies = Array.from({ length: 5 }, (_, i) => randomBytes((i < 2 ? 17 : 3) * MiB + i * 1001));
     const results = await Promise.all(
       bodies.map(async (body, i) => {
         const path = join(dir, `job-${i}`);
@@ -76,6 +78,26 @@ describe('HashWriterPool: hashing and writing off the main thread', () => {
     closeSync(fd);
     assert.ok(readFileSync(path).equals(body), 'the write posted before abort completed before abort resolved');
     await assert.rejects(job.write([new Uint8Array(1)]), /aborted/);
+  });
+
+  test('abort during early write-back (a 24 MiB body, flushes every 8 MiB): the file holds every byte written and the thread serves the next job', async () => {
+    const path = join(dir, 'aborted-flushing');
+    const fd = openSync(path, 'wx');
+    const job = pool.open(fd, ['md5']);
+    const body = randomBytes(24 * MiB);
+    for (let at = 0; at < body.length; at += MiB) await job.write([new Uint8Array(body.subarray(at, at + MiB))]);
+    await job.abort();
+    closeSync(fd);
+    assert.ok(readFileSync(path).equals(body));
+    // The thread is still healthy: the next job on it works.
+    const fd2 = openSync(join(dir, 'after-abort'), 'wx');
+    try {
+      const next = pool.open(fd2, ['md5']);
+      await next.write([new Uint8Array(body.subarray(0, 9 * MiB))]);
+      assert.equal((await next.finish()).get('md5')?.toString('hex'), md5hex(body.subarray(0, 9 * MiB)));
+    } finally {
+      closeSync(fd2);
+    }
   });
 });
 
