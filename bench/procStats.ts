@@ -67,3 +67,17 @@ export function cpuSecondsSince(since: NodeJS.CpuUsage): number {
   const d = process.cpuUsage(since);
   return (d.user + d.system) / 1e6;
 }
+
+/** The unit of /proc times: 100 per second on every Linux architecture Node runs on (kernel ABI). */
+const USER_HZ = 100;
+
+/** CPU seconds (user + system, all threads) a process has used so far, from /proc/<pid>/stat; undefined if unreadable. */
+export function processCpuSeconds(pid: number): number | undefined {
+  try {
+    // Fields after the `(comm)`: state is the 3rd field, utime the 14th and stime the 15th.
+    const rest = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
+    return (Number(rest[11]) + Number(rest[12])) / USER_HZ;
+  } catch {
+    return undefined;
+  }
+}

@@ -1,9 +1,16 @@
-// `npm run bench -- store [--size-mib N] [--runs N] [--part-mib N] [--concurrency N] [--targets embedded,rgw] [--no-ram]`
+// `npm run bench -- store [--size-mib N] [--runs N] [--part-mib N] [--concurrency N] [--targets embedded,rgw] [--no-ram] [--together]`
 //
 // Uploads one random file (1 GiB by default, generated once into a temp folder) as 64 MiB parts,
-// 8 in parallel, by presigned UploadPart URLs to the embedded store and to Ceph RGW, N runs
-// each, alternating between the targets, and prints medians of throughput plus the server's
-// peak RSS and the client's CPU time.
+// 8 in parallel, by presigned UploadPart URLs to the embedded store and to Ceph RGW, and prints
+// medians of throughput plus the server's peak RSS and CPU time and the client's CPU time.
+//
+// By default each target is measured alone: started, one warm-up upload (not counted), N
+// uploads, stopped, then the next. The servers share this machine's RAM and disk: with RGW up
+// (its memstore OSD keeps 0.6-2.4 GiB resident after an upload), the embedded store's disk writes
+// ran 10-25 % slower, and a 2.5 GiB python bytearray held idle slowed them as much, so running
+// both at once measures their coexistence, not either server. `--together` starts every target
+// first and alternates the runs (embedded, rgw, rgw, embedded, ...), which spreads a drifting
+// machine load over both: use it to see that coexistence.
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';
@@ -16,7 +23,7 @@ import type { RgwTarget } from '../test/support/rgw.js';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../test/support/store.js';
 import { s3Targets, type S3Target } from '../test/support/targets.js';
 import { presignedUpload } from './presignedUpload.js';
-import { cpuSecondsSince, currentRss, peakRss, pidsFromPidFiles, processName, resetPeakRss } from './procStats.js';
+import { cpuSecondsSince, currentRss, peakRss, pidsFromPidFiles, processCpuSeconds, processName, resetPeakRss } from './procStats.js';
 import { writeRandomFile } from './randomFile.js';
 import { benchFlags } from './args.js';
 import { execFileSync } from 'node:child_process';
@@ -32,6 +39,8 @@ interface Options {
   targets: string[];
   /** Also run the store with its data folder on tmpfs (default on; --no-ram). */
   ram: boolean;
+  /** Every target up at once, runs alternating (--together); otherwise one target at a time. */
+  together: boolean;
 }
 
 interface Run {
@@ -40,6 +49,8 @@ interface Run {
   /** Peak per server process, by name, for the footnotes. */
   perProcess: Record<string, number>;
   clientCpuSec: number;
+  /** CPU seconds the server's processes used during the upload (all threads). */
+  serverCpuSec: number | undefined;
 }
 
 interface Row {
@@ -52,8 +63,8 @@ interface Row {
 }
 
 function parseOptions(args: string[]): Options {
-  const f = benchFlags(args, { ints: { 'size-mib': 1024, runs: 3, 'part-mib': 64, concurrency: 8 }, strings: { targets: s3Targets().map((t) => t.name).join(',') }, booleans: ['no-ram'] });
-  const o: Options = { sizeMib: f['size-mib'], runs: f.runs, partMib: f['part-mib'], concurrency: f.concurrency, targets: f.targets.split(',').filter(Boolean), ram: !f['no-ram'] };
+  const f = benchFlags(args, { ints: { 'size-mib': 1024, runs: 3, 'part-mib': 64, concurrency: 8 }, strings: { targets: s3Targets().map((t) => t.name).join(',') }, booleans: ['no-ram', 'together'] });
+  const o: Options = { sizeMib: f['size-mib'], runs: f.runs, partMib: f['part-mib'], concurrency: f.concurrency, targets: f.targets.split(',').filter(Boolean), ram: !f['no-ram'], together: f.together };
   if (o.partMib < 5 && o.sizeMib > o.partMib) throw new Error('--part-mib must be at least 5 (S3 minimum part size)');
   return o;
 }
@@ -100,6 +111,7 @@ async function setUp(target: S3Target, o: Options, name = target.name): Promise<
   return b;
 }
 
+/** One upload; run 0 is the warm-up: measured and printed, not counted. */
 async function runOnce(b: Bench, file: string, o: Options, run: number): Promise<void> {
   const { target, s3, bucket, row } = b;
   if (row.error) return;
@@ -112,12 +124,19 @@ async function runOnce(b: Bench, file: string, o: Options, run: number): Promise
     row.rssNote = note;
     const resettable = pids.every(resetPeakRss);
     if (!resettable) row.rssNote = 'VmHWM could not be reset between runs: peaks are since process start';
+    // Fresh connections for each run: a kept-alive socket left idle while the other targets ran
+    // may be closed by the server just as a part starts on it (EPIPE), which is no measure of either.
+    b.agent.destroy();
+    b.agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
     const key = `bench/run-${run}.bin`;
+    const serverCpu0 = pids.map(processCpuSeconds);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
     const r = await presignedUpload({ s3, bucket, key, file, size, partSize: o.partMib * MiB, concurrency: o.concurrency, agent: b.agent });
     const seconds = (performance.now() - t0) / 1000;
     const clientCpuSec = cpuSecondsSince(cpu0);
+    const serverCpu1 = pids.map(processCpuSeconds);
+    const serverCpuSec = pids.length && [...serverCpu0, ...serverCpu1].every((x) => x !== undefined) ? serverCpu1.reduce<number>((a, c, i) => a + c! - serverCpu0[i]!, 0) : undefined;
     const perProcess: Record<string, number> = {};
     let serverPeak: number | undefined = pids.length ? 0 : undefined;
     for (const pid of pids) {
@@ -133,16 +152,19 @@ async function runOnce(b: Bench, file: string, o: Options, run: number): Promise
     const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
     if (head.ContentLength !== size) throw new Error(`uploaded object has ${head.ContentLength} bytes, expected ${size}`);
     if (!head.ETag?.endsWith(`-${r.parts}"`)) throw new Error(`uploaded object has ETag ${head.ETag}, expected a ${r.parts}-part ETag`);
-    const result: Run = { mibPerSec: o.sizeMib / seconds, serverPeakMib: serverPeak === undefined ? undefined : serverPeak / MiB, perProcess, clientCpuSec };
-    row.runs.push(result);
+    const result: Run = { mibPerSec: o.sizeMib / seconds, serverPeakMib: serverPeak === undefined ? undefined : serverPeak / MiB, perProcess, clientCpuSec, serverCpuSec };
+    if (run > 0) row.runs.push(result);
     console.error(
-      `  ${b.row.target} run ${run}/${o.runs}: ${result.mibPerSec.toFixed(1)} MiB/s, ${seconds.toFixed(2)} s, ${r.parts} parts, ` +
-        `server peak ${fmt(result.serverPeakMib, 0)} MiB, client CPU ${clientCpuSec.toFixed(2)} s`,
+      `  ${b.row.target} ${run > 0 ? `run ${run}/${o.runs}` : 'warm-up (not counted)'}: ${result.mibPerSec.toFixed(1)} MiB/s, ${seconds.toFixed(2)} s, ${r.parts} parts, ` +
+        `server peak ${fmt(result.serverPeakMib, 0)} MiB, server CPU ${fmt(serverCpuSec, 2)} s, client CPU ${clientCpuSec.toFixed(2)} s`,
     );
     await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
     await gc(target);
   } catch (e) {
     row.error = e instanceof Error ? e.message : String(e);
+    // The server's own account of it, when it has one (the embedded store's stderr).
+    const tail = 'stderrTail' in target ? telling((target as EmbeddedStoreTarget).stderrTail()) : [];
+    if (tail.length) row.error += `\n    server stderr (tail): ${tail.slice(-12).join('\n    ')}`;
   }
 }
 
@@ -172,14 +194,15 @@ function summary(row: Row) {
     // The peak over all runs: what the machine must have.
     rss: rss.length && rss.every((x) => x !== undefined) ? Math.max(...(rss as number[])) : undefined,
     cpu: row.runs.length ? median(row.runs.map((r) => r.clientCpuSec)) : undefined,
+    serverCpu: row.runs.length && row.runs.every((r) => r.serverCpuSec !== undefined) ? median(row.runs.map((r) => r.serverCpuSec!)) : undefined,
   };
 }
 
 function table(rows: Row[]): string {
-  const head = ['target', 'MiB/s median', 'min', 'max', 'server peak RSS MiB', 'client CPU s'];
+  const head = ['target', 'MiB/s median', 'min', 'max', 'server peak RSS MiB', 'server CPU s', 'client CPU s'];
   const body = rows.map((row) => {
     const s = summary(row);
-    return [row.target, fmt(s.median, 1), fmt(s.min, 1), fmt(s.max, 1), fmt(s.rss, 0), fmt(s.cpu, 2)];
+    return [row.target, fmt(s.median, 1), fmt(s.min, 1), fmt(s.max, 1), fmt(s.rss, 0), fmt(s.serverCpu, 2), fmt(s.cpu, 2)];
   });
   const widths = head.map((h, i) => Math.max(h.length, ...body.map((b) => b[i].length)));
   const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]) : c.padStart(widths[i]))).join('  ');
@@ -199,6 +222,44 @@ function goal(rows: Row[], embedded = 'embedded'): string {
   return `goal: ${embedded} RSS < ${RSS_GOAL_MIB} MiB and throughput >= RGW's: ${why.length ? `FAIL (${why.join('; ')})` : 'PASS'}`;
 }
 
+/** The store's log lines worth showing after a failure: all but its successful requests. */
+function telling(stderr: string): string[] {
+  return stderr.split('\n').filter((line) => {
+    if (!line.trim()) return false;
+    try {
+      const j = JSON.parse(line) as { msg?: string; status?: number };
+      return !(j.msg === 'request' && typeof j.status === 'number' && j.status < 400);
+    } catch {
+      return true;
+    }
+  });
+}
+
+/** The embedded stores log every request, so that a failed run can show the store's account of it. */
+const DEBUG_LOG = ['--log-level', 'debug'];
+
+interface TargetSpec {
+  name: string;
+  start: () => Promise<S3Target>;
+}
+
+/** Starts a target and makes its bucket; a failure becomes the target's row. */
+async function bring(spec: TargetSpec, o: Options, rows: Row[]): Promise<Bench | undefined> {
+  console.error(`starting ${spec.name} ...`);
+  try {
+    return await setUp(await spec.start(), o, spec.name);
+  } catch (e) {
+    rows.push({ target: spec.name, runs: [], error: `start failed: ${e instanceof Error ? e.message : String(e)}` });
+    return undefined;
+  }
+}
+
+async function takeDown(b: Bench, rows: Row[]): Promise<void> {
+  rows.push(b.row);
+  await tearDown(b);
+  await b.target.stop().catch((e: unknown) => console.error(`stopping ${b.target.name} failed:`, e));
+}
+
 export async function main(args: string[]): Promise<number> {
   const o = parseOptions(args);
   const factories = s3Targets().filter((t) => o.targets.includes(t.name));
@@ -211,38 +272,45 @@ export async function main(args: string[]): Promise<number> {
     const g0 = performance.now();
     await writeRandomFile(file, o.sizeMib * MiB);
     console.error(`generated ${o.sizeMib} MiB of random bytes in ${((performance.now() - g0) / 1000).toFixed(1)} s`);
-    // Every target runs at once and the runs alternate (embedded, rgw, rgw, embedded, ...):
-    // the machine's load drifts (other jobs share its cores), and alternating spreads that drift
-    // over both targets instead of handing it to whichever went second.
-    const benches: Bench[] = [];
-    try {
-      for (const factory of factories) {
-        console.error(`starting ${factory.name} ...`);
+    const specs: TargetSpec[] = [];
+    for (const factory of factories) {
+      specs.push({ name: factory.name, start: () => (factory.name === 'embedded' ? startEmbeddedStore({ built: true, extraArgs: DEBUG_LOG }) : factory.start({ built: true })) });
+      // RGW's OSD here is memstore: it keeps objects in RAM. The like-for-like comparison is the
+      // same store with its data folder in RAM too (tmpfs), fsyncs and all.
+      if (factory.name === 'embedded' && o.ram && existsSync('/dev/shm')) {
+        specs.push({
+          name: 'embedded-ram',
+          start: async () => {
+            ramDir = await mkdtemp('/dev/shm/sleap-rtc-bench-store-');
+            return startEmbeddedStore({ built: true, dataDir: ramDir, extraArgs: DEBUG_LOG });
+          },
+        });
+      }
+    }
+    if (o.together) {
+      const benches: Bench[] = [];
+      try {
+        for (const spec of specs) {
+          const b = await bring(spec, o, rows);
+          if (b) benches.push(b);
+        }
+        for (const b of benches) await runOnce(b, file, o, 0);
+        for (let run = 1; run <= o.runs; run++) {
+          for (const b of run % 2 ? benches : [...benches].reverse()) await runOnce(b, file, o, run);
+        }
+      } finally {
+        for (const b of benches) await takeDown(b, rows);
+      }
+    } else {
+      for (const spec of specs) {
+        const b = await bring(spec, o, rows);
+        if (!b) continue;
         try {
-          benches.push(await setUp(await factory.start({ built: true }), o));
-        } catch (e) {
-          rows.push({ target: factory.name, runs: [], error: `start failed: ${e instanceof Error ? e.message : String(e)}` });
+          for (let run = 0; run <= o.runs; run++) await runOnce(b, file, o, run);
+        } finally {
+          await takeDown(b, rows);
+          if (spec.name === 'embedded-ram' && ramDir) await rm(ramDir, { recursive: true, force: true });
         }
-        // RGW's OSD here is memstore: it keeps objects in RAM. The like-for-like comparison is the
-        // same store with its data folder in RAM too (tmpfs), fsyncs and all.
-        if (factory.name === 'embedded' && o.ram && existsSync('/dev/shm')) {
-          ramDir = await mkdtemp('/dev/shm/sleap-rtc-bench-store-');
-          console.error('starting embedded-ram (data folder on tmpfs) ...');
-          try {
-            benches.push(await setUp(await startEmbeddedStore({ built: true, dataDir: ramDir }), o, 'embedded-ram'));
-          } catch (e) {
-            rows.push({ target: 'embedded-ram', runs: [], error: `start failed: ${e instanceof Error ? e.message : String(e)}` });
-          }
-        }
-      }
-      for (let run = 1; run <= o.runs; run++) {
-        for (const b of run % 2 ? benches : [...benches].reverse()) await runOnce(b, file, o, run);
-      }
-    } finally {
-      for (const b of benches) {
-        rows.push(b.row);
-        await tearDown(b);
-        await b.target.stop().catch((e: unknown) => console.error(`stopping ${b.target.name} failed:`, e));
       }
     }
   } finally {
@@ -250,7 +318,12 @@ export async function main(args: string[]): Promise<number> {
     if (ramDir) await rm(ramDir, { recursive: true, force: true });
   }
 
-  console.log(`\nstore benchmark: ${o.sizeMib} MiB file, ${o.partMib} MiB parts x ${o.concurrency} parallel, presigned UploadPart PUTs streamed from disk (node:http), ${o.runs} run(s) per target, loopback`);
+  console.log(`\nstore benchmark: ${o.sizeMib} MiB file, ${o.partMib} MiB parts x ${o.concurrency} parallel, presigned UploadPart PUTs streamed from disk (node:http), ${o.runs} run(s) per target after one warm-up, loopback`);
+  console.log(
+    o.together
+      ? 'targets: all up at once, runs alternating (--together): each is measured beside the others, which hold RAM and share the disk'
+      : 'targets: one at a time (each started, measured, stopped before the next), so none runs beside another server; --together runs them side by side',
+  );
   console.log(table(rows));
   for (const row of rows) {
     if (row.error) console.log(`  ${row.target}: ERROR ${row.error}`);
