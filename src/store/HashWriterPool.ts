@@ -165,6 +165,11 @@ export class HashWriterPool {
     return job;
   }
 
+  /** Threads running now (they start on demand, up to the pool's size). */
+  get liveThreads(): number {
+    return this.threads.length;
+  }
+
   /** Ends every thread (their jobs fail); the pool starts new ones if used again. */
   async close(): Promise<void> {
     await Promise.all(this.threads.splice(0).map((t) => t.worker.terminate()));

@@ -12,6 +12,10 @@ import { route } from './router.js';
 import { S3Error } from './S3Error.js';
 import { SigV4Verifier } from './sigv4.js';
 import { errorDocument } from './xml.js';
+import { hashWriterPool } from './HashWriterPool.js';
+
+/** Stores open in this process: the last one closed ends the shared hash writer threads. */
+let openStores = 0;
 
 export interface S3StoreOptions {
   dataDir: string;
@@ -74,6 +78,7 @@ export class S3Store {
     const store = new S3Store(opts, disk, mp);
     store.server.listen(opts.port, opts.host);
     await Promise.race([once(store.server, 'listening'), once(store.server, 'error').then(([e]) => Promise.reject(e))]);
+    openStores++;
     store.port = (store.server.address() as AddressInfo).port;
     return store;
   }
@@ -91,6 +96,8 @@ export class S3Store {
       await Promise.allSettled(this.inflight.values());
       this.server.closeAllConnections();
       await closed;
+      // No request of this store is running now; none of another store either when it is the last.
+      if (--openStores === 0) await hashWriterPool.close();
     })();
     return this.closing;
   }

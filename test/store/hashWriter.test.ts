@@ -7,7 +7,10 @@ import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, PutObjectCommand, S3Client } from '@aws-sdk/client-s3';
-import { HashWriterPool } from '../../src/store/HashWriterPool.js';
+import { HashWriterPool, hashWriterPool } from '../../src/store/HashWriterPool.js';
+import { startStore } from '../../src/store/main.js';
+import { makeS3Client } from '../../src/core/s3client.js';
+import { silentLogger } from '../../src/core/log.js';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
 import { assertS3Error, clientFor, exists, md5hex, MiB, newBucket, rawExchange, sha256hex, signedHead, tmpFiles } from './helpers.js';
 import { waitFor } from '../support/wait.js';
@@ -97,6 +100,39 @@ describe('HashWriterPool: hashing and writing off the main thread', () => {
       assert.equal((await next.finish()).get('md5')?.toString('hex'), md5hex(body.subarray(0, 9 * MiB)));
     } finally {
       closeSync(fd2);
+    }
+  });
+});
+
+describe('store in this process: its hash writer threads', () => {
+  test('two stores share the threads; closing the last one ends them, and a new store starts them again', async () => {
+    const dirs = [await mkdtemp(join(tmpdir(), 'sleap-rtc-hw-a-')), await mkdtemp(join(tmpdir(), 'sleap-rtc-hw-b-'))];
+    const start = (dataDir: string) => startStore({ dataDir, accessKeyId: 'hwkey', secretAccessKey: 'hwsecret', buckets: ['hwbucket'], log: silentLogger });
+    const put = async (url: string) => {
+      const s3 = makeS3Client({ endpoint: url, region: 'us-east-1', accessKeyId: 'hwkey', secretAccessKey: 'hwsecret', forcePathStyle: true }, { maxAttempts: 1 });
+      try {
+        await s3.send(new PutObjectCommand({ Bucket: 'hwbucket', Key: 'two-mib', Body: randomBytes(2 * MiB) }));
+      } finally {
+        s3.destroy();
+      }
+    };
+    try {
+      const a = await start(dirs[0]);
+      const b = await start(dirs[1]);
+      await put(a.url);
+      assert.ok(hashWriterPool.liveThreads > 0, 'a 2 MiB body is hashed on a pool thread');
+      await a.close();
+      assert.ok(hashWriterPool.liveThreads > 0, 'the other store still needs the threads');
+      await put(b.url);
+      await b.close();
+      assert.equal(hashWriterPool.liveThreads, 0, 'the last store closed ends every thread');
+      const c = await start(dirs[0]);
+      await put(c.url);
+      assert.ok(hashWriterPool.liveThreads > 0);
+      await c.close();
+      assert.equal(hashWriterPool.liveThreads, 0);
+    } finally {
+      for (const d of dirs) await rm(d, { recursive: true, force: true });
     }
   });
 });
