@@ -29,7 +29,7 @@ export interface UploadResult {
  */
 export async function presignedUpload(job: UploadJob): Promise<UploadResult> {
   const { s3, bucket, key } = job;
-  const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key }));
+  const created = await s3.send(new CreateMultipartUploadCommand({ Bucket: bucket, Key: key })).catch(labelled('CreateMultipartUpload'));
   const uploadId = created.UploadId!;
   const count = Math.max(1, Math.ceil(job.size / job.partSize));
   const etags: string[] = new Array(count);
@@ -50,8 +50,16 @@ export async function presignedUpload(job: UploadJob): Promise<UploadResult> {
   }
   const done = await s3.send(
     new CompleteMultipartUploadCommand({ Bucket: bucket, Key: key, UploadId: uploadId, MultipartUpload: { Parts: etags.map((ETag, i) => ({ ETag, PartNumber: i + 1 })) } }),
-  );
+  ).catch(labelled('CompleteMultipartUpload'));
   return { uploadId, parts: count, etag: done.ETag };
+}
+
+/** A rejection handler that names the S3 call that failed, keeping the error's code. */
+export function labelled(call: string): (e: unknown) => never {
+  return (e) => {
+    const err = e instanceof Error ? e : new Error(String(e));
+    throw Object.assign(new Error(`${call}: ${err.message}`), { code: (err as NodeJS.ErrnoException).code, name: err.name });
+  };
 }
 
 /** PUTs bytes [start, end) of `file` to a presigned URL; resolves with the ETag. */
@@ -68,8 +76,12 @@ function putPart(url: string, file: string, start: number, end: number, agent: h
         else resolve(etag);
       });
     });
-    req.on('error', reject);
+    let sent = 0;
+    // Which part, how far its body got and whether a response came: what tells a server that
+    // dropped the connection from one that answered.
+    req.on('error', (e: NodeJS.ErrnoException) => reject(Object.assign(new Error(`part at ${start} (${sent} of ${end - start} bytes sent): ${e.message}`), { code: e.code })));
     const body = createReadStream(file, { start, end: end - 1, highWaterMark: 1024 * 1024 });
+    body.on('data', (c) => (sent += c.length));
     body.on('error', (e) => req.destroy(e));
     body.pipe(req);
   });

@@ -22,7 +22,7 @@ import { makeS3Client } from '../src/core/s3client.js';
 import type { RgwTarget } from '../test/support/rgw.js';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../test/support/store.js';
 import { s3Targets, type S3Target } from '../test/support/targets.js';
-import { presignedUpload } from './presignedUpload.js';
+import { labelled, presignedUpload } from './presignedUpload.js';
 import { cpuSecondsSince, currentRss, peakRss, pidsFromPidFiles, processCpuSeconds, processName, resetPeakRss } from './procStats.js';
 import { writeRandomFile } from './randomFile.js';
 import { benchFlags } from './args.js';
@@ -149,7 +149,7 @@ async function runOnce(b: Bench, file: string, o: Options, run: number): Promise
       const name = processName(pid) ?? String(pid);
       perProcess[name] = (perProcess[name] ?? 0) + peak / MiB;
     }
-    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }));
+    const head = await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key })).catch(labelled('HeadObject'));
     if (head.ContentLength !== size) throw new Error(`uploaded object has ${head.ContentLength} bytes, expected ${size}`);
     if (!head.ETag?.endsWith(`-${r.parts}"`)) throw new Error(`uploaded object has ETag ${head.ETag}, expected a ${r.parts}-part ETag`);
     const result: Run = { mibPerSec: o.sizeMib / seconds, serverPeakMib: serverPeak === undefined ? undefined : serverPeak / MiB, perProcess, clientCpuSec, serverCpuSec };
@@ -158,7 +158,7 @@ async function runOnce(b: Bench, file: string, o: Options, run: number): Promise
       `  ${b.row.target} ${run > 0 ? `run ${run}/${o.runs}` : 'warm-up (not counted)'}: ${result.mibPerSec.toFixed(1)} MiB/s, ${seconds.toFixed(2)} s, ${r.parts} parts, ` +
         `server peak ${fmt(result.serverPeakMib, 0)} MiB, server CPU ${fmt(serverCpuSec, 2)} s, client CPU ${clientCpuSec.toFixed(2)} s`,
     );
-    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key }));
+    await s3.send(new DeleteObjectCommand({ Bucket: bucket, Key: key })).catch(labelled('DeleteObject'));
     await gc(target);
   } catch (e) {
     row.error = e instanceof Error ? e.message : String(e);
