@@ -98,7 +98,10 @@ interface Bench {
 }
 
 async function setUp(target: S3Target, o: Options, name = target.name): Promise<Bench> {
-  const s3 = makeS3Client({ endpoint: target.endpoint, region: target.region, accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey }, { maxAttempts: 1 });
+  // The control calls (create, complete, head, delete) may retry: their kept-alive sockets idle
+  // while the other targets run, and one reused just as the server closes it fails with no fault
+  // of either side. The part PUTs, which are what is measured, never retry (presignedUpload).
+  const s3 = makeS3Client({ endpoint: target.endpoint, region: target.region, accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey }, { maxAttempts: 3 });
   const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
   const b: Bench = { target, s3, agent, bucket: `bench-${Date.now().toString(36)}`, row: { target: name, runs: [] } };
   try {

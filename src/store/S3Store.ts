@@ -14,6 +14,8 @@ import { SigV4Verifier } from './sigv4.js';
 import { errorDocument } from './xml.js';
 import { hashWriterPool } from './HashWriterPool.js';
 
+const KEEP_ALIVE_MS = 65_000;
+
 /** Stores open in this process: the last one closed ends the shared hash writer threads. */
 let openStores = 0;
 
@@ -59,7 +61,11 @@ export class S3Store {
   private constructor(private readonly opts: S3StoreOptions, disk: DiskBackend, mp: Multipart) {
     this.verifier = new SigV4Verifier(opts.credentials, opts.region);
     this.deps = { disk, mp, region: opts.region, log: opts.log };
-    this.server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: 5_000 }, (req, res) => this.track(req, res, false));
+    // Idle keep-alive connections close after 65 s, not node's 5 s. A client that never times
+    // idle sockets out itself (node 20's agent ignores the Keep-Alive hint unless given a timeout,
+    // so the AWS SDK's never does) gets "socket hang up" when it reuses a socket just as the
+    // server closes it; the longer the timeout, the rarer an idle gap that ends right on it.
+    this.server = createServer({ requestTimeout: 0, headersTimeout: 60_000, keepAliveTimeout: KEEP_ALIVE_MS }, (req, res) => this.track(req, res, false));
     this.server.on('checkContinue', (req, res) => this.track(req, res, true));
     this.server.on('clientError', (err: NodeJS.ErrnoException, socket: Socket) => this.onClientError(err, socket));
     // A connection that sends nothing for 5 minutes (a stalled upload) is closed.

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
+import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import {
@@ -215,5 +216,32 @@ describe('store: bad input is refused and leaves nothing behind', () => {
     assertS3Error(r.responses[0], 403, 'SignatureDoesNotMatch', 'wrong secret');
     assert.equal(xmlCode(r.responses[0]!.body), 'SignatureDoesNotMatch');
     await assertHealthy();
+  });
+
+  test('an idle keep-alive connection stays open past node\'s default 5 s (65 s, announced in Keep-Alive), so a client reusing it finds it open', async () => {
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
+    const get = () =>
+      new Promise<{ status: number; keepAlive: string; socket: import('node:net').Socket }>((resolve, reject) => {
+        // Unsigned: a 403, answered on a healthy connection like any other response.
+        const req = http.get(`${t.endpoint}/`, { agent }, (res) => {
+          res.resume();
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, keepAlive: String(res.headers['keep-alive']), socket: req.socket! }));
+        });
+        req.on('error', reject);
+      });
+    try {
+      const first = await get();
+      assert.equal(first.status, 403);
+      assert.equal(first.keepAlive, 'timeout=65');
+      let closed = false;
+      first.socket.once('close', () => (closed = true));
+      await sleep(6000);
+      assert.equal(closed, false, 'the server closed the idle connection within 6 s');
+      const second = await get();
+      assert.equal(second.socket, first.socket, 'the second request reused the idle connection');
+      assert.equal(second.status, 403);
+    } finally {
+      agent.destroy();
+    }
   });
 });
