@@ -56,10 +56,14 @@ export class AgentClient {
 
   /**
    * Opens the agent's event stream; resolves once the agent accepted it (so nothing that happens
-   * after this resolves is missed), with the events until `signal` aborts.
+   * after this resolves is missed), with the events until `signal` aborts. With `lastEventId`
+   * (the `id` of the last event a previous stream gave), the events since then come first, or an
+   * `event: reset` when the agent no longer has them all.
    */
-  async openEvents(signal: AbortSignal): Promise<AsyncGenerator<AgentEvent>> {
-    const res = await fetch(`${this.url}/api/events`, { headers: { authorization: `Bearer ${this.token}` }, signal });
+  async openEvents(signal: AbortSignal, lastEventId?: string): Promise<AsyncGenerator<AgentEvent>> {
+    const headers: Record<string, string> = { authorization: `Bearer ${this.token}` };
+    if (lastEventId !== undefined) headers['last-event-id'] = lastEventId;
+    const res = await fetch(`${this.url}/api/events`, { headers, signal });
     if (!res.ok || !res.body) throw new AppError('upstream_error', `the agent refused the event stream: HTTP ${res.status}`);
     return readEvents(res.body as unknown as AsyncIterable<Uint8Array>, signal);
   }

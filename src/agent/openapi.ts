@@ -39,7 +39,16 @@ export function openApiDocument(url: string): Record<string, unknown> {
       '/api/uploads/{id}/resume': { post: { summary: 'Resume', parameters: idParam, responses: { '200': ok(uploadView), ...errors } } },
       '/api/events': {
         get: {
-          summary: 'Server-sent events: `event: upload` with data ' + JSON.stringify(Object.keys(uploadEventView.shape)) + ', `event: job` with data ' + JSON.stringify(Object.keys(jobEventView.shape)),
+          summary:
+            'Server-sent events: `event: upload` with data ' +
+            JSON.stringify(Object.keys(uploadEventView.shape)) +
+            ', `event: job` with data ' +
+            JSON.stringify(Object.keys(jobEventView.shape)) +
+            '. Each has an id `<run>.<n>`; reconnecting with Last-Event-ID (or ?last_event_id=) first sends the events missed (the last 10,000 are kept), or `event: reset` with data {reason, message} when they are not all kept or the agent restarted: then re-read GET /api/uploads and /api/jobs.',
+          parameters: [
+            { name: 'Last-Event-ID', in: 'header', required: false, schema: { type: 'string' }, description: 'the id of the last event received (EventSource sends it when it reconnects)' },
+            { name: 'last_event_id', in: 'query', required: false, schema: { type: 'string' }, description: 'the same, for clients that cannot set headers' },
+          ],
           responses: { '200': { description: 'text/event-stream', content: { 'text/event-stream': { schema: json(z.union([uploadEventView, jobEventView])) } } }, ...errors },
         },
       },

@@ -7,6 +7,7 @@ import type { JobManager } from './jobs/JobManager.js';
 import type { Models } from './jobs/Models.js';
 import type { UploadManager } from './UploadManager.js';
 import type { Watches } from './Watches.js';
+import { EventFeed } from './EventFeed.js';
 
 const watchView = (w: { path: string; autoUpload: boolean }) => ({ path: w.path, auto_upload: w.autoUpload });
 
@@ -25,16 +26,20 @@ export function agentRoutes(o: { uploads: UploadManager; watches: Watches; jobs:
     await o.uploads.remove(req.params.id);
     res.status(204).end();
   });
+  const feed = new EventFeed();
+  o.uploads.onDidChange((e) => feed.publish('upload', e));
+  o.jobs.onDidChange((e) => feed.publish('job', e));
   r.get('/events', (req, res) => {
+    // EventSource sends Last-Event-ID when it reconnects; other clients may pass ?last_event_id=.
+    const header = req.headers['last-event-id'];
+    const query = req.query.last_event_id;
+    const last = typeof header === 'string' ? header : typeof query === 'string' ? query : undefined;
     res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-store', connection: 'keep-alive', 'x-accel-buffering': 'no' });
-    res.write(': sleap-rtc agent events\n\n');
-    let seq = 0;
-    const off = o.uploads.onDidChange((e) => void res.write(`id: ${++seq}\nevent: upload\ndata: ${JSON.stringify(e)}\n\n`));
-    const offJobs = o.jobs.onDidChange((e) => void res.write(`id: ${++seq}\nevent: job\ndata: ${JSON.stringify(e)}\n\n`));
+    res.write(': sleap-rtc agent events\nretry: 1000\n\n');
+    const off = feed.subscribe(last, (block) => void res.write(block));
     const ping = setInterval(() => res.write(': ping\n\n'), 15_000);
     req.on('close', () => {
       off();
-      offJobs();
       clearInterval(ping);
     });
   });

@@ -6,6 +6,7 @@ import { startEmbeddedStore } from '../support/store.js';
 import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { keysViaBoto3, sha256ViaBoto3, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentProcess, type AgentTestEnv } from './support/env.js';
 import { waitFor } from '../support/wait.js';
+import { AgentClient, type AgentEvent } from '../../src/agent/AgentClient.js';
 
 /** Reads SSE events from the agent until `until` says stop. */
 async function collectEvents(agent: AgentProcess, until: (events: any[]) => boolean, timeoutMs = 30_000): Promise<any[]> {
@@ -134,6 +135,56 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     assert.equal((await agent.api(`/api/uploads/${id}`, { method: 'DELETE' })).status, 204);
     assert.equal((await agent.api(`/api/uploads/${id}`)).status, 404);
     assert.ok((await keysViaBoto3(env.target, env.server.bucket)).includes(done.key));
+  });
+
+  test('SSE resume: a client that reconnects with Last-Event-ID gets every event it missed, in order, then new ones; an id from another agent run gets event reset', { timeout: 60_000 }, async () => {
+    const client = new AgentClient(agent.url, agent.token);
+    const uploadAndWait = async (name: string) => {
+      const file = join(env.dir, name);
+      await writeSyntheticSlp(file, { frames: 6, instancesPerFrame: 1, nodes: 3 });
+      const created = await agent.api('/api/uploads', { body: { path: file } });
+      assert.equal(created.status, 201, JSON.stringify(created.body));
+      await waitFor(until(created.body.id, 'completed'), `${name} completed`);
+      return created.body.id as string;
+    };
+    const read = async (stream: AsyncGenerator<AgentEvent>, stop: (e: AgentEvent) => boolean) => {
+      const got: AgentEvent[] = [];
+      for await (const e of stream) {
+        got.push(e);
+        if (stop(e)) break;
+      }
+      return got;
+    };
+    const completed = (id: string) => (e: AgentEvent) => e.event === 'upload' && (e.data as any).type === 'state' && (e.data as any).upload.id === id && (e.data as any).upload.state === 'completed';
+    // Stream 1 sees the first upload through, then goes away.
+    const c1 = new AbortController();
+    const s1 = await client.openEvents(c1.signal);
+    const first = uploadAndWait('resume-1.slp');
+    const seen = await read(s1, completed(await first));
+    c1.abort();
+    const [run, lastN] = seen.at(-1)!.id!.split('.');
+    // While nobody listens: a second upload, start to finish.
+    const second = await uploadAndWait('resume-2.slp');
+    // Stream 2 resumes from the last id seen: the missed events come first, numbered on.
+    const c2 = new AbortController();
+    const missed = await read(await client.openEvents(c2.signal, seen.at(-1)!.id), completed(second));
+    c2.abort();
+    assert.ok(missed.length >= 2, `missed events: ${missed.length}`);
+    assert.deepEqual(
+      missed.map((e) => e.id),
+      missed.map((_, i) => `${run}.${Number(lastN) + 1 + i}`),
+      'consecutive ids from the one after the last seen: no gap, no repeat',
+    );
+    const ofSecond = missed.filter((e) => (e.data as any).upload?.id === second);
+    assert.ok(ofSecond.length >= 2, 'the second upload\'s events were replayed');
+    assert.ok(completed(second)(missed.at(-1)!), 'ending with its completion');
+    // An id from another run of the agent: reset, then live events.
+    const c3 = new AbortController();
+    const s3 = await client.openEvents(c3.signal, `${run === 'deadbeef' ? 'feedface' : 'deadbeef'}.3`);
+    const reset = (await s3.next()).value as AgentEvent;
+    c3.abort();
+    assert.equal(reset.event, 'reset');
+    assert.equal((reset.data as any).reason, 'agent_restarted');
   });
 
   test('DELETE of a running upload aborts it: no object, no multipart left', { timeout: 60_000 }, async () => {
