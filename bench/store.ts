@@ -7,9 +7,11 @@
 // By default each target is measured alone: started, one warm-up upload (not counted), N
 // uploads, stopped, then the next. The servers share this machine's RAM and disk: with RGW up
 // (its memstore OSD keeps 0.6-2.4 GiB resident after an upload), the embedded store's uploads to
-// disk often ran 20-30 % slower, its CPU time rising from ~2.9 to ~4.4 s per GiB (kernel time
-// in page-cache writes), while its tmpfs twin did not slow; a 2.5 GiB python bytearray held idle
-// did the same to it. On other runs the slowdown was absent: it follows the VM's memory state.
+// disk often ran 20-30 % slower, its CPU time rising from ~2.9 to ~4.4 s per GiB, while its
+// tmpfs twin did not slow; a 2.5 GiB python bytearray held idle did the same to it. `perf record
+// -a -g` put the extra time in the kernel's copy into page-cache folios (copy_folio_from_iter_atomic:
+// 15 % of samples with the bytearray held, 2 % without): fresh pages cost more to touch on this
+// VM when others hold memory. On other runs the slowdown was absent: it follows the VM's state.
 // Running both at once therefore measures their coexistence on this VM, not either server.
 // `--together` starts every target first and alternates the runs (embedded, rgw, rgw, embedded,
 // ...), spreading a drifting machine load over both: use it to see that coexistence.
