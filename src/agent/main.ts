@@ -21,6 +21,7 @@ import { openApiDocument } from './openapi.js';
 import { errorMiddleware } from '../core/http.js';
 import { agentRoutes } from './routes.js';
 import { hostGuard, originGuard, tokenGuard } from './security.js';
+import cors from 'cors';
 import { UploadManager } from './UploadManager.js';
 import { Watches } from './Watches.js';
 
@@ -99,7 +100,11 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(hostGuard(() => port), originGuard(cfg.allowedOrigins ?? []));
+  const origins = cfg.allowedOrigins ?? [];
+  // Pages from an allow-listed origin (e.g. a Jupyter server) may call the API from a browser:
+  // CORS headers for them, and preflights answered before the token guard (a preflight carries
+  // no Authorization). Every other Origin was refused by originGuard already.
+  app.use(hostGuard(() => port), originGuard(origins), cors({ origin: origins, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'], maxAge: 600 }));
   app.get('/openapi.json', (_req, res) => void res.json(openApiDocument(`http://127.0.0.1:${port}`)));
   app.use('/api', tokenGuard(token, tokenFile), express.json({ limit: '64kb' }), agentRoutes({ uploads, watches, jobs, models, log }));
   app.use((req, res) => void res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } }));

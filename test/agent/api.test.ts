@@ -90,6 +90,29 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     assert.match(r.body.error.message, /Origin/);
   });
 
+  test('an allow-listed Origin (--allowed-origins) gets CORS headers: its preflight is answered without the token, its calls still need the token', async () => {
+    const page = 'http://localhost:8888';
+    const other = await startAgentProcess({ ...env.env, SLEAP_RTC_ROOM: 'lab' }, join(env.dir, 'data-cors'), ['--allowed-origins', page]);
+    try {
+      const pre = await fetch(`${other.url}/api/uploads`, { method: 'OPTIONS', headers: { origin: page, 'access-control-request-method': 'POST', 'access-control-request-headers': 'authorization,content-type' } });
+      assert.equal(pre.status, 204);
+      assert.equal(pre.headers.get('access-control-allow-origin'), page);
+      assert.match(pre.headers.get('access-control-allow-methods') ?? '', /POST/);
+      assert.match(pre.headers.get('access-control-allow-headers') ?? '', /authorization/);
+      const listed = await fetch(`${other.url}/api/uploads`, { headers: { origin: page, authorization: `Bearer ${other.token}` } });
+      assert.equal(listed.status, 200);
+      assert.equal(listed.headers.get('access-control-allow-origin'), page);
+      assert.deepEqual(await listed.json(), { uploads: [] });
+      const noToken = await fetch(`${other.url}/api/uploads`, { headers: { origin: page } });
+      assert.equal(noToken.status, 401, 'CORS lets the page read answers, not skip the token');
+      const evil = await fetch(`${other.url}/api/uploads`, { method: 'OPTIONS', headers: { origin: 'https://evil.example', 'access-control-request-method': 'GET' } });
+      assert.equal(evil.status, 403);
+      assert.equal(evil.headers.get('access-control-allow-origin'), null);
+    } finally {
+      await other.proc.stop();
+    }
+  });
+
   test('/openapi.json is served, generated from the schemas', async () => {
     const res = await fetch(`${agent.url}/openapi.json`);
     assert.equal(res.status, 200);
