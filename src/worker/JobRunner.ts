@@ -4,6 +4,7 @@ import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, isAppError } from '../core/errors.js';
 import { CommandRefused, JobEventLog, type JobError } from '../core/jobs/index.js';
+import { SpillingEventStore } from './SpillingEventStore.js';
 import type { Logger } from '../core/log.js';
 import { addModel } from '../core/manifest/index.js';
 import type { JobCommandName } from '../core/schemas/datachannel.js';
@@ -24,6 +25,8 @@ export interface JobRunnerDeps {
   cacheDir: string;
   /** <data>/jobs: one folder per job. */
   jobsDir: string;
+  /** Where the job's events are spilled for replay (see SpillingEventStore); in memory without it. */
+  eventsDir?: string;
   trainer: Trainer;
   log: Logger;
   /** A job's end (complete or failed) for the client's signaling channel too. */
@@ -70,7 +73,7 @@ export class JobRunner {
     readonly clientPeerId: string,
     private readonly deps: JobRunnerDeps,
   ) {
-    this.events = new JobEventLog(request.job_id);
+    this.events = new JobEventLog(request.job_id, Date.now, deps.eventsDir ? new SpillingEventStore(join(deps.eventsDir, `${request.job_id}.jsonl`)) : undefined);
     this.log = deps.log.child('job', { job_id: request.job_id });
     this.events.appendStatus('accepted');
     this.done = this.execute();

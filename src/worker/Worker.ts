@@ -1,4 +1,6 @@
 import type { S3Client } from '@aws-sdk/client-s3';
+import { mkdir, rm } from 'node:fs/promises';
+import { join } from 'node:path';
 import { answerCommand, CommandRefused } from '../core/jobs/index.js';
 import type { Logger } from '../core/log.js';
 import { RtcLink, type AppMessage } from '../core/rtc/RtcLink.js';
@@ -87,7 +89,14 @@ export class Worker {
   }
 
   async start(): Promise<void> {
+    // Event files of an earlier run: their jobs died with it (a client asking gets unknown_job).
+    await rm(this.eventsDir, { recursive: true, force: true });
+    await mkdir(this.eventsDir, { recursive: true, mode: 0o700 });
     await this.signaling.connect();
+  }
+
+  private get eventsDir(): string {
+    return join(this.o.jobsDir, 'events');
   }
 
   /** Cancels running jobs (waiting for them to end), closes every link and signaling. */
@@ -99,6 +108,7 @@ export class Worker {
     await Promise.allSettled([...this.links.values()].map((e) => e.link.close()));
     this.links.clear();
     await this.signaling.close();
+    for (const j of this.jobs.values()) j.events.close();
   }
 
   private properties(): Record<string, string | number | null | Array<string | number>> {
@@ -161,6 +171,7 @@ export class Worker {
       workerId: this.o.peerId,
       cacheDir: this.o.cacheDir,
       jobsDir: this.o.jobsDir,
+      eventsDir: this.eventsDir,
       trainer: this.o.trainer,
       log: this.log,
       notify: (p) => void this.send(from, p),
@@ -179,7 +190,10 @@ export class Worker {
 
   private forgetOldJobs(): void {
     const finished = [...this.jobs.values()].filter((j) => j.finished);
-    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) this.jobs.delete(j.jobId);
+    for (const j of finished.slice(0, Math.max(0, finished.length - KEEP_FINISHED))) {
+      this.jobs.delete(j.jobId);
+      j.events.close();
+    }
   }
 
   /** A client's offer: a new link for that client (replacing its previous one). Only clients with a job may connect. */

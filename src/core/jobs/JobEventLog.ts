@@ -9,6 +9,26 @@ export type JobError = { code: string; message: string };
 /** Final statuses: after one of them only `job_complete` or `job_failed` may follow. */
 export const FINAL_STATUSES: ReadonlySet<JobStatusValue> = new Set(['completed', 'stopped', 'cancelled', 'failed']);
 
+/** Where a JobEventLog keeps its events (seq 1, 2, 3, ... appended in order). */
+export interface JobEventStore {
+  append(e: JobEvent): void;
+  /** Every event with seq > `seq`, in order; read synchronously, one at a time. */
+  after(seq: number): Iterable<JobEvent>;
+  /** Frees what the store holds (a file, buffers); the log is not used afterwards. */
+  close?(): void;
+}
+
+/** All events in memory: for short histories and tests. */
+export class MemoryEventStore implements JobEventStore {
+  private readonly events: JobEvent[] = [];
+  append(e: JobEvent): void {
+    this.events.push(e);
+  }
+  after(seq: number): JobEvent[] {
+    return this.events.slice(Math.max(0, Math.floor(seq)));
+  }
+}
+
 /**
  * A job's events in order, numbered from 1 by `seq`. The worker appends; every connection of a
  * client replays `after(its last seq)` and then follows `onAppend`, so a client that reconnects
@@ -16,7 +36,7 @@ export const FINAL_STATUSES: ReadonlySet<JobStatusValue> = new Set(['completed',
  * `job_failed` was appended; appending after that is a programming error.
  */
 export class JobEventLog {
-  private readonly events: JobEvent[] = [];
+  private count = 0;
   private readonly listeners = new Set<(e: JobEvent) => void>();
   private _status: JobStatusValue | undefined;
   private _finished = false;
@@ -24,10 +44,11 @@ export class JobEventLog {
   constructor(
     readonly jobId: string,
     private readonly now: () => number = Date.now,
+    private readonly store: JobEventStore = new MemoryEventStore(),
   ) {}
 
   get lastSeq(): number {
-    return this.events.length;
+    return this.count;
   }
   get status(): JobStatusValue | undefined {
     return this._status;
@@ -60,7 +81,7 @@ export class JobEventLog {
 
   /** Every event with seq > `seq`, in order. */
   after(seq: number): JobEvent[] {
-    return this.events.slice(Math.max(0, Math.floor(seq)));
+    return [...this.store.after(seq)];
   }
 
   /** Called synchronously for every event appended from now on. */
@@ -71,17 +92,24 @@ export class JobEventLog {
 
   /** Replays `after(seq)` to `listener`, then follows new events, with no gap and no duplicate. */
   follow(seq: number, listener: (e: JobEvent) => void): () => void {
-    for (const e of this.after(seq)) listener(e);
+    for (const e of this.store.after(seq)) listener(e);
     return this.onAppend(listener);
+  }
+
+  /** Frees the store (its file, if any); the log is not used afterwards. */
+  close(): void {
+    this.listeners.clear();
+    this.store.close?.();
   }
 
   private nextSeq(): number {
     if (this._finished) throw new Error(`job ${this.jobId} has finished: no more events`);
-    return this.events.length + 1;
+    return this.count + 1;
   }
 
   private push(e: JobEvent): JobEvent {
-    this.events.push(e);
+    this.store.append(e);
+    this.count++;
     for (const l of [...this.listeners]) l(e);
     return e;
   }
