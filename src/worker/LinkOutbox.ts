@@ -16,7 +16,8 @@ export interface LinkOutboxOptions {
  * per turn and waits while the channel's buffer is above its high-water mark.
  */
 export class LinkOutbox {
-  private readonly queue: OutgoingMessage[] = [];
+  /** Messages, and replays drawn from one at a time as they go out. */
+  private readonly queue: Array<OutgoingMessage | Iterator<OutgoingMessage>> = [];
   private scheduled = false;
   private closed = false;
   private readonly highWater: number;
@@ -38,6 +39,13 @@ export class LinkOutbox {
   push(msg: OutgoingMessage): void {
     if (this.closed) return;
     this.queue.push(msg);
+    this.schedule(0);
+  }
+
+  /** Queues a series of messages read only as they are sent (a replay of a long history). */
+  pushAll(msgs: Iterable<OutgoingMessage>): void {
+    if (this.closed) return;
+    this.queue.push(msgs[Symbol.iterator]());
     this.schedule(0);
   }
 
@@ -68,7 +76,8 @@ export class LinkOutbox {
     if (this.closed || this.link.state !== 'open') return;
     for (let n = 0; n < this.perTurn && this.queue.length > 0; n++) {
       if (this.link.stats().bufferedAmount > this.highWater) return this.schedule(5);
-      const msg = this.queue.shift()!;
+      const msg = this.next();
+      if (msg === undefined) continue;
       try {
         this.link.sendJson(msg);
       } catch (e) {
@@ -77,4 +86,25 @@ export class LinkOutbox {
     }
     if (this.queue.length > 0) this.schedule(1);
   }
+
+  /** The next message to send: the head of the queue, or the next of the replay at its head. */
+  private next(): OutgoingMessage | undefined {
+    const head = this.queue[0];
+    if (!isIterator(head)) return this.queue.shift() as OutgoingMessage | undefined;
+    let r: IteratorResult<OutgoingMessage>;
+    try {
+      r = head.next();
+    } catch (e) {
+      // The history is gone (its job forgotten meanwhile): the client asks again or is told.
+      this.o.log.warn('a replay ended early', { error: e instanceof Error ? e.message : String(e) });
+      r = { done: true, value: undefined };
+    }
+    if (!r.done) return r.value;
+    this.queue.shift();
+    return undefined;
+  }
+}
+
+function isIterator(x: unknown): x is Iterator<OutgoingMessage> {
+  return typeof (x as { next?: unknown } | undefined)?.next === 'function';
 }

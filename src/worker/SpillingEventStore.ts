@@ -47,13 +47,23 @@ export class SpillingEventStore implements JobEventStore {
     if (this.tail.length >= 2 * this.keep) this.tail = this.tail.slice(-this.keep);
   }
 
-  *after(seq: number): Generator<JobEvent> {
+  /**
+   * The events after `seq` up to the last one appended now: the range is fixed by this call,
+   * whatever is appended while the caller iterates, however slowly. The older ones are read from
+   * the file only as the caller asks for them.
+   */
+  after(seq: number): Iterable<JobEvent> {
     const from = Math.max(0, Math.floor(seq)) + 1;
     const firstKept = this.count - this.tail.length + 1;
-    // Taken now: the range is fixed whatever is appended while the caller iterates.
     const kept = this.tail.slice(Math.max(0, from - firstKept));
-    if (from < firstKept) yield* this.read(from, firstKept - 1);
-    yield* kept;
+    const older = from < firstKept ? ([from, firstKept - 1] as const) : undefined;
+    const read = (a: number, b: number) => this.read(a, b);
+    return {
+      *[Symbol.iterator]() {
+        if (older) yield* read(older[0], older[1]);
+        yield* kept;
+      },
+    };
   }
 
   close(): void {

@@ -247,7 +247,14 @@ export class Worker {
         return;
       }
       entry.follows.get(m.job_id)?.();
-      entry.follows.set(m.job_id, job.events.follow(m.after_seq, (e) => entry.outbox.push(e)));
+      entry.follows.set(
+        m.job_id,
+        job.events.follow(
+          m.after_seq,
+          (e) => entry.outbox.push(e),
+          (missed) => entry.outbox.pushAll(missed),
+        ),
+      );
       return;
     }
     if (m.type === 'command') {

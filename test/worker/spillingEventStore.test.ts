@@ -61,4 +61,18 @@ describe('SpillingEventStore', () => {
     log.close();
     assert.equal(existsSync(store.file), false);
   });
+
+  test('a replay handed over as an iterable covers what was appended when it was asked for, read as it is consumed', () => {
+    const store = new SpillingEventStore(join(dir, 'c.jsonl'), 20);
+    const log = new JobEventLog('job-c', Date.now, store);
+    fill(log, store, 500);
+    let missed: Iterable<JobEvent> = [];
+    const live: number[] = [];
+    const off = log.follow(100, (e) => live.push(e.seq), (m) => (missed = m));
+    for (let i = 0; i < 5; i++) log.appendProgress({ event: 'batch_end', epoch: 9, batch: i, logs: {} });
+    off();
+    assert.deepEqual([...missed].map((e) => e.seq), Array.from({ length: 400 }, (_, i) => 101 + i), 'seqs 101..500, not the 5 appended after');
+    assert.deepEqual(live, [501, 502, 503, 504, 505]);
+    log.close();
+  });
 });

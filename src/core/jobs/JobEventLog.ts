@@ -90,9 +90,15 @@ export class JobEventLog {
     return () => this.listeners.delete(listener);
   }
 
-  /** Replays `after(seq)` to `listener`, then follows new events, with no gap and no duplicate. */
-  follow(seq: number, listener: (e: JobEvent) => void): () => void {
-    for (const e of this.store.after(seq)) listener(e);
+  /**
+   * Replays `after(seq)` to `listener`, then follows new events, with no gap and no duplicate.
+   * With `replay`, the events missed are handed over as one iterable instead (to be sent at the
+   * reader's pace: a long history is then read from its store as it goes out, never all held).
+   */
+  follow(seq: number, listener: (e: JobEvent) => void, replay?: (missed: Iterable<JobEvent>) => void): () => void {
+    const missed = this.store.after(seq);
+    if (replay) replay(missed);
+    else for (const e of missed) listener(e);
     return this.onAppend(listener);
   }
 
