@@ -5,16 +5,12 @@
 // medians of throughput plus the server's peak RSS and CPU time and the client's CPU time.
 //
 // By default each target is measured alone: started, one warm-up upload (not counted), N
-// uploads, stopped, then the next. The servers share this machine's RAM and disk: with RGW up
-// (its memstore OSD keeps 0.6-2.4 GiB resident after an upload), the embedded store's uploads to
-// disk often ran 20-30 % slower, its CPU time rising from ~2.9 to ~4.4 s per GiB, while its
-// tmpfs twin did not slow; a 2.5 GiB python bytearray held idle did the same to it. `perf record
-// -a -g` put the extra time in the kernel's copy into page-cache folios (copy_folio_from_iter_atomic:
-// 15 % of samples with the bytearray held, 2 % without): fresh pages cost more to touch on this
-// VM when others hold memory. On other runs the slowdown was absent: it follows the VM's state.
-// Running both at once therefore measures their coexistence on this VM, not either server.
-// `--together` starts every target first and alternates the runs (embedded, rgw, rgw, embedded,
-// ...), spreading a drifting machine load over both: use it to see that coexistence.
+// uploads, stopped, then the next. `--together` starts every target first and alternates the
+// runs (embedded, rgw, rgw, embedded, ...), which spreads a drifting machine load over both and
+// measures each beside the others (RGW's memstore OSD keeps 0.6-2.4 GiB resident after an
+// upload). Side by side, the store's page-cache writes once ran 20-30 % slower on this VM
+// (`perf` put the time in copy_folio_from_iter_atomic: 15 % of samples, 2 % alone); since the
+// store writes large bodies with O_DIRECT, that slowdown has not been seen.
 import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import http from 'node:http';

@@ -148,8 +148,11 @@ export class HashWriterPool {
 
   constructor(private readonly size: number) {}
 
-  /** Starts hashing (`algs` are node:crypto names) and writing to `fd`, which the caller opened and closes. */
-  open(fd: number, algs: string[]): HashWriteJob {
+  /**
+   * Starts hashing (`algs` are node:crypto names) and writing to `fd`, which the caller opened and
+   * closes; `direct` when it was opened with O_DIRECT (the thread then writes aligned blocks).
+   */
+  open(fd: number, algs: string[], direct = false): HashWriteJob {
     let thread = this.threads.reduce<Thread | undefined>((best, t) => (!best || t.jobs.size < best.jobs.size ? t : best), undefined);
     if (!thread || (thread.jobs.size > 0 && this.threads.length < this.size)) {
       thread = new Thread((t) => {
@@ -161,7 +164,7 @@ export class HashWriterPool {
     const id = this.nextId++;
     const job = new HashWriteJob(thread, id);
     thread.add(id, job);
-    thread.worker.postMessage({ op: 'open', id, fd, algs });
+    thread.worker.postMessage({ op: 'open', id, fd, algs, direct });
     return job;
   }
 

@@ -15,7 +15,7 @@ export const HASH_WRITER_SOURCE = String.raw`
 'use strict';
 const { parentPort } = require('node:worker_threads');
 const { createHash } = require('node:crypto');
-const { writevSync, fsyncSync, fdatasync } = require('node:fs');
+const { writevSync, writeSync, fsyncSync, ftruncateSync, fdatasync } = require('node:fs');
 
 // Transferred ArrayBuffers are freed only when this isolate collects their wrappers; a young GC
 // every few MiB keeps them from piling up (see GcPacer.ts, the same reasoning on the main thread).
@@ -29,7 +29,8 @@ if (!collect) {
 const GC_EVERY = 4 * 1024 * 1024;
 let sinceGc = 0;
 
-// Early write-back: every FLUSH_EVERY bytes of a job, an fdatasync of its file starts on the
+// Early write-back (files opened without O_DIRECT, where the filesystem refused it): every
+// FLUSH_EVERY bytes of a job, an fdatasync of its file starts on the
 // libuv pool (this thread goes on hashing). Without it the kernel holds the whole part dirty until
 // the final fsync, and a 64 MiB part then waits for all of it at the end; with it the disk writes
 // while the body is still arriving, and the final fsync only has the last few MiB left. (Node has
@@ -37,6 +38,49 @@ let sinceGc = 0;
 const FLUSH_EVERY = 8 * 1024 * 1024;
 
 const jobs = new Map();
+
+// O_DIRECT jobs (open with direct: true): bytes go past the page cache, written from a staging
+// buffer at addresses, offsets and lengths that are multiples of BLOCK, as O_DIRECT requires.
+// JavaScript cannot align a Buffer, but a WebAssembly.Memory is page-aligned: the stage is a view
+// of one. A thread has one stage (its jobs take turns); each job keeps only its last partial
+// block for the next write. A body's last block is written padded, then the file cut to size.
+const BLOCK = 4096;
+const STAGE = 1024 * 1024;
+let stage;
+function writeStage(job, len) {
+  for (let at = 0; at < len; ) at += writeSync(job.fd, stage, at, len - at, job.pos + at);
+  job.pos += len;
+}
+function writeDirect(job, bufs) {
+  stage = stage || new Uint8Array(new WebAssembly.Memory({ initial: STAGE / 65536 }).buffer);
+  let fill = job.carryLen;
+  if (fill > 0) stage.set(job.carry.subarray(0, fill), 0);
+  for (const b of bufs) {
+    for (let off = 0; off < b.length; ) {
+      const n = Math.min(b.length - off, STAGE - fill);
+      stage.set(b.subarray(off, off + n), fill);
+      fill += n;
+      off += n;
+      if (fill === STAGE) {
+        writeStage(job, STAGE);
+        fill = 0;
+      }
+    }
+  }
+  const whole = fill - (fill % BLOCK);
+  if (whole > 0) writeStage(job, whole);
+  job.carryLen = fill - whole;
+  if (job.carryLen > 0) job.carry.set(stage.subarray(whole, fill), 0);
+}
+function finishDirect(job) {
+  if (job.carryLen === 0) return;
+  const size = job.pos + job.carryLen;
+  stage = stage || new Uint8Array(new WebAssembly.Memory({ initial: STAGE / 65536 }).buffer);
+  stage.set(job.carry.subarray(0, job.carryLen), 0);
+  stage.fill(0, job.carryLen, BLOCK);
+  writeStage(job, BLOCK);
+  ftruncateSync(job.fd, size);
+}
 
 function flushDone(id, job, e) {
   job.flushing = false;
@@ -57,6 +101,7 @@ function startFlush(id, job) {
 
 function finish(id, job) {
   try {
+    if (job.direct) finishDirect(job);
     fsyncSync(job.fd);
     jobs.delete(id);
     const digests = {};
@@ -93,7 +138,9 @@ function fail(id, e) {
 parentPort.on('message', (m) => {
   if (m.op === 'open') {
     try {
-      jobs.set(m.id, { fd: m.fd, hashes: m.algs.map((a) => [a, createHash(a)]), sinceFlush: 0, flushing: false });
+      const job = { fd: m.fd, hashes: m.algs.map((a) => [a, createHash(a)]), sinceFlush: 0, flushing: false, direct: !!m.direct };
+      if (job.direct) Object.assign(job, { carry: new Uint8Array(BLOCK), carryLen: 0, pos: 0 });
+      jobs.set(m.id, job);
     } catch (e) {
       fail(m.id, e);
     }
@@ -116,10 +163,12 @@ parentPort.on('message', (m) => {
         for (const [, h] of job.hashes) h.update(b);
         bytes += b.length;
       }
-      writeAll(job.fd, m.bufs);
+      if (job.direct) writeDirect(job, m.bufs);
+      else writeAll(job.fd, m.bufs);
       parentPort.postMessage({ op: 'ack', id: m.id, bytes });
       job.sinceFlush += bytes;
-      if (job.sinceFlush >= FLUSH_EVERY && !job.flushing) startFlush(m.id, job);
+      // O_DIRECT writes are on the disk already: only page-cache writes need pushing out early.
+      if (!job.direct && job.sinceFlush >= FLUSH_EVERY && !job.flushing) startFlush(m.id, job);
       sinceGc += bytes;
       if (collect && sinceGc >= GC_EVERY) {
         sinceGc = 0;

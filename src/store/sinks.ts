@@ -1,3 +1,4 @@
+import { constants } from 'node:fs';
 import { open, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { createDigest, type ChecksumAlgorithm, type Digest } from './checksums.js';
@@ -58,6 +59,25 @@ const WRITE_BATCH = 1 << 20;
 /** Bytes gathered before they are handed to a pool thread in one message. */
 const HANDOFF_BATCH = 256 * 1024;
 
+/** SLEAP_RTC_STORE_DIRECT_IO=0 turns O_DIRECT off (for filesystems that accept it and do it badly). */
+const DIRECT_IO = process.env.SLEAP_RTC_STORE_DIRECT_IO !== '0' && constants.O_DIRECT !== undefined;
+
+/**
+ * Opens a new body file, with O_DIRECT when asked and the filesystem takes it (a pool thread then
+ * writes it in aligned blocks, past the page cache); otherwise as a plain file.
+ */
+async function openForBody(path: string, direct: boolean): Promise<{ fh: FileHandle; direct: boolean }> {
+  if (direct) {
+    try {
+      return { fh: await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o600), direct: true };
+    } catch (e) {
+      // EINVAL: this filesystem has no O_DIRECT (tmpfs before Linux 6.6, some FUSE ones).
+      if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+    }
+  }
+  return { fh: await open(path, 'wx', 0o600), direct: false };
+}
+
 /** True when `b` is the only view of its whole ArrayBuffer as far as its shape tells. */
 function wholeBuffer(b: Buffer): boolean {
   return b.byteOffset === 0 && b.byteLength === b.buffer.byteLength && !(b.buffer instanceof SharedArrayBuffer);
@@ -93,10 +113,11 @@ export class FileSink extends Writable {
   }
 
   override _construct(cb: (err?: Error | null) => void): void {
-    open(this.path, 'wx', 0o600).then(
-      (fh) => {
+    const pool = this.opts.offload;
+    openForBody(this.path, pool !== undefined && DIRECT_IO).then(
+      ({ fh, direct }) => {
         this.fh = fh;
-        if (this.opts.offload) this.job = this.opts.offload.open(fh.fd, this.digests.offloadedHashes());
+        if (pool) this.job = pool.open(fh.fd, this.digests.offloadedHashes(), direct);
         cb();
       },
       (e: Error) => cb(e),
