@@ -65,6 +65,7 @@ export class HashWriteJob {
   private wake: (() => void) | undefined;
   private finished: { resolve: (d: Map<string, Buffer>) => void; reject: (e: Error) => void } | undefined;
   private aborted: (() => void) | undefined;
+  private aborting: Promise<void> | undefined;
 
   constructor(
     private readonly thread: Thread,
@@ -98,10 +99,13 @@ export class HashWriteJob {
   /** Stops the job; resolves once the thread no longer touches the file (safe to close it). */
   abort(): Promise<void> {
     if (this.settled) return Promise.resolve();
-    return new Promise((resolve) => {
+    // Asked once: a second 'abort' would find the job gone from the thread and be answered at
+    // once, while a flush of the first might still use the descriptor.
+    this.aborting ??= new Promise((resolve) => {
       this.aborted = resolve;
       this.thread.worker.postMessage({ op: 'abort', id: this.id });
     });
+    return this.aborting;
   }
 
   onReply(m: Reply): void {
@@ -112,8 +116,9 @@ export class HashWriteJob {
     }
     if (m.op === 'done') {
       const digests = new Map(Object.entries(m.digests).map(([a, d]) => [a, Buffer.from(d.buffer, d.byteOffset, d.byteLength)]));
-      this.end();
+      // Resolved first: end() rejects a finish() still waiting, which this one no longer is.
       this.finished?.resolve(digests);
+      this.end();
     } else if (m.op === 'error') {
       const e = Object.assign(new Error(m.message), m.code ? { code: m.code } : {});
       this.end(e);
@@ -128,9 +133,10 @@ export class HashWriteJob {
     if (this.settled) return;
     this.settled = true;
     this.thread.remove(this.id);
-    // After an abort too, so that a write() still waiting for the window gives up.
+    // After an abort too, so that a write() still waiting for the window gives up, and a finish()
+    // still waiting (for a flush the abort overtook) is answered.
     this.failure = e ?? new Error('the hash writer job was aborted');
-    if (e) this.finished?.reject(e);
+    this.finished?.reject(this.failure);
     this.release();
     this.aborted?.();
   }

@@ -48,7 +48,11 @@ const BLOCK = 4096;
 const STAGE = 1024 * 1024;
 let stage;
 function writeStage(job, len) {
-  for (let at = 0; at < len; ) at += writeSync(job.fd, stage, at, len - at, job.pos + at);
+  for (let at = 0; at < len; ) {
+    at += writeSync(job.fd, stage, at, len - at, job.pos + at);
+    // A short O_DIRECT write that ends off a block boundary cannot go on aligned: say so.
+    if (at < len && at % BLOCK !== 0) throw Object.assign(new Error('a direct write stopped off a block boundary (' + at + ' of ' + len + ' bytes)'), { code: 'EIO' });
+  }
   job.pos += len;
 }
 function writeDirect(job, bufs) {

@@ -1,5 +1,5 @@
 import { constants } from 'node:fs';
-import { open, type FileHandle } from 'node:fs/promises';
+import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
 import { createDigest, type ChecksumAlgorithm, type Digest } from './checksums.js';
 import { gcPacer } from './GcPacer.js';
@@ -71,8 +71,10 @@ async function openForBody(path: string, direct: boolean): Promise<{ fh: FileHan
     try {
       return { fh: await open(path, constants.O_WRONLY | constants.O_CREAT | constants.O_EXCL | constants.O_DIRECT, 0o600), direct: true };
     } catch (e) {
-      // EINVAL: this filesystem has no O_DIRECT (tmpfs before Linux 6.6, some FUSE ones).
+      // EINVAL: this filesystem has no O_DIRECT (tmpfs before Linux 6.6, some FUSE ones). Linux
+      // creates the file before it checks the flag: remove that empty file (O_EXCL made it ours).
       if ((e as NodeJS.ErrnoException).code !== 'EINVAL') throw e;
+      await unlink(path).catch(() => undefined);
     }
   }
   return { fh: await open(path, 'wx', 0o600), direct: false };
