@@ -57,7 +57,15 @@ export function openApiDocument(url: string): Record<string, unknown> {
         get: { summary: 'All jobs', responses: { '200': ok(z.object({ jobs: z.array(jobView) })), ...errors } },
       },
       '/api/jobs/{id}': {
-        get: { summary: 'One job with its progress history (query after_seq=N for the events after N)', parameters: idParam, responses: { '200': ok(jobWithHistory), ...errors } },
+        get: {
+          summary: 'One job with its progress history (query after_seq=N for the events after N, limit=M for at most M of them)',
+          parameters: [
+            ...idParam,
+            { name: 'after_seq', in: 'query', required: false, schema: { type: 'integer', minimum: 0 } },
+            { name: 'limit', in: 'query', required: false, schema: { type: 'integer', minimum: 1 } },
+          ],
+          responses: { '200': ok(jobWithHistory), ...errors },
+        },
       },
       '/api/jobs/{id}/commands': {
         post: { summary: `Send a command (${jobCommandName.options.join(', ')}); answers after the worker's ack`, parameters: idParam, requestBody: body(jobCommandBody), responses: { '200': ok(z.object({ ok: z.literal(true), command: jobCommandName, job: jobView })), ...errors, '409': ok(errorView, 'job_finished, or refused by the worker') } },

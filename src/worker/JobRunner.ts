@@ -3,8 +3,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdir, rm, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import { AppError, isAppError } from '../core/errors.js';
-import { CommandRefused, JobEventLog, type JobError } from '../core/jobs/index.js';
-import { SpillingEventStore } from './SpillingEventStore.js';
+import { CommandRefused, EventFile, JobEventLog, type JobError } from '../core/jobs/index.js';
 import type { Logger } from '../core/log.js';
 import { addModel } from '../core/manifest/index.js';
 import type { JobCommandName } from '../core/schemas/datachannel.js';
@@ -25,7 +24,7 @@ export interface JobRunnerDeps {
   cacheDir: string;
   /** <data>/jobs: one folder per job. */
   jobsDir: string;
-  /** Where the job's events are spilled for replay (see SpillingEventStore); in memory without it. */
+  /** Where the job's events are kept for replay (an EventFile: the tail in memory); all in memory without it. */
   eventsDir?: string;
   trainer: Trainer;
   log: Logger;
@@ -73,7 +72,7 @@ export class JobRunner {
     readonly clientPeerId: string,
     private readonly deps: JobRunnerDeps,
   ) {
-    this.events = new JobEventLog(request.job_id, Date.now, deps.eventsDir ? new SpillingEventStore(join(deps.eventsDir, `${request.job_id}.jsonl`)) : undefined);
+    this.events = new JobEventLog(request.job_id, Date.now, deps.eventsDir ? new EventFile(join(deps.eventsDir, `${request.job_id}.jsonl`), { temporary: true }) : undefined);
     this.log = deps.log.child('job', { job_id: request.job_id });
     this.events.appendStatus('accepted');
     this.done = this.execute();

@@ -129,6 +129,13 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
       const done = await waitFor(() => job(id).then((j) => (j.status === 'stopped' && j.model ? j : undefined)), 'stopped with a model', 60_000);
       assert.match(done.model.s3_path, new RegExp(`^s3://${server.bucket}/rooms/lab/models/${done.model.model_id}/$`));
       assert.ok(done.events.some((e: any) => e.type === 'job_complete'), 'job_complete came over the DataChannel');
+      // A long history is read in pages: after_seq and limit.
+      const page = await agent.api(`/api/jobs/${id}?after_seq=2&limit=3`);
+      assert.deepEqual(page.body.events.map((e: any) => e.seq), [3, 4, 5]);
+      assert.deepEqual(page.body.events, done.events.slice(2, 5));
+      const badLimit = await agent.api(`/api/jobs/${id}?limit=0`);
+      assert.equal(badLimit.status, 400);
+      assert.match(badLimit.body.error.message, /limit/);
 
       // The client (SSE) was told: the state event with the model.
       await waitFor(async () => (sse.events.some((e) => e.event === 'job' && (e.data as any).type === 'state' && (e.data as any).job.id === id && (e.data as any).job.status === 'stopped' && (e.data as any).job.model) ? true : undefined), 'the SSE stream reports the stopped job with its model');

@@ -135,12 +135,12 @@ export class JobManager {
     return this.o.ledger.jobs().map((j) => this.view(j));
   }
 
-  /** A job with its progress history (events after `afterSeq`). */
-  get(id: string, afterSeq = 0): JobView & { events: JobEvent[] } {
+  /** A job with its progress history (the events after `afterSeq`, at most `limit`). */
+  get(id: string, afterSeq = 0, limit?: number): JobView & { events: JobEvent[] } {
     const j = this.need(id);
     // A job not followed now is only read: opening a JobHistory would also repair the file.
     const live = this.live.get(j.id);
-    const events = live ? live.history.after(afterSeq) : JobHistory.read(JobHistory.fileOf(this.o.historyDir, j.id)).slice(afterSeq);
+    const events = live ? live.history.after(afterSeq, limit) : JobHistory.read(JobHistory.fileOf(this.o.historyDir, j.id), afterSeq, limit);
     return { ...this.view(j), events };
   }
 
