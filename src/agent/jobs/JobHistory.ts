@@ -35,6 +35,11 @@ export class JobHistory {
     return this.events.lastSeq;
   }
 
+  /** Why the file stopped taking events (they are then kept in memory), if it did. */
+  get failure(): Error | undefined {
+    return this.events.failure;
+  }
+
   /** Events after `afterSeq` (all by default), at most `limit`. */
   after(afterSeq = 0, limit?: number): JobEvent[] {
     return this.events.page(afterSeq, limit);

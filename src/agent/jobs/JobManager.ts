@@ -309,10 +309,14 @@ export class JobManager {
     const live = this.live.get(jobId);
     const job = this.o.ledger.job(jobId);
     if (!live || !job) return;
+    const wasWriting = !live.history.failure;
     try {
       live.history.append(e);
     } catch (err) {
       this.log.error('could not record a job event', { job_id: jobId, error: String(err) });
+    }
+    if (wasWriting && live.history.failure) {
+      this.log.warn('the job history file stopped taking events: they are kept in memory, and a restarted agent asks the worker again; free disk space under the data folder', { job_id: jobId, file: live.history.file, error: live.history.failure.message });
     }
     let changed = false;
     if (e.type === 'status' && !FINAL.has(job.status) && job.status !== e.status) {
