@@ -92,18 +92,16 @@ async function gc(target: S3Target): Promise<void> {
 interface Bench {
   target: S3Target;
   s3: ReturnType<typeof makeS3Client>;
-  agent: http.Agent;
   bucket: string;
   row: Row;
 }
 
-async function setUp(target: S3Target, o: Options, name = target.name): Promise<Bench> {
+async function setUp(target: S3Target, name = target.name): Promise<Bench> {
   // The control calls (create, complete, head, delete) may retry: their kept-alive sockets idle
   // while the other targets run, and one reused just as the server closes it fails with no fault
   // of either side. The part PUTs, which are what is measured, never retry (presignedUpload).
   const s3 = makeS3Client({ endpoint: target.endpoint, region: target.region, accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey }, { maxAttempts: 3 });
-  const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
-  const b: Bench = { target, s3, agent, bucket: `bench-${Date.now().toString(36)}`, row: { target: name, runs: [] } };
+  const b: Bench = { target, s3, bucket: `bench-${Date.now().toString(36)}`, row: { target: name, runs: [] } };
   try {
     await s3.send(new CreateBucketCommand({ Bucket: b.bucket }));
     const idle = serverPids(target).pids.map(currentRss);
@@ -129,13 +127,12 @@ async function runOnce(b: Bench, file: string, o: Options, run: number): Promise
     if (!resettable) row.rssNote = 'VmHWM could not be reset between runs: peaks are since process start';
     // Fresh connections for each run: a kept-alive socket left idle while the other targets ran
     // may be closed by the server just as a part starts on it (EPIPE), which is no measure of either.
-    b.agent.destroy();
-    b.agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
+    const agent = new http.Agent({ keepAlive: true, maxSockets: o.concurrency });
     const key = `bench/run-${run}.bin`;
     const serverCpu0 = pids.map(processCpuSeconds);
     const cpu0 = process.cpuUsage();
     const t0 = performance.now();
-    const r = await presignedUpload({ s3, bucket, key, file, size, partSize: o.partMib * MiB, concurrency: o.concurrency, agent: b.agent });
+    const r = await presignedUpload({ s3, bucket, key, file, size, partSize: o.partMib * MiB, concurrency: o.concurrency, agent }).finally(() => agent.destroy());
     const seconds = (performance.now() - t0) / 1000;
     const clientCpuSec = cpuSecondsSince(cpu0);
     const serverCpu1 = pids.map(processCpuSeconds);
@@ -173,7 +170,6 @@ async function runOnce(b: Bench, file: string, o: Options, run: number): Promise
 
 async function tearDown(b: Bench): Promise<void> {
   await b.s3.send(new DeleteBucketCommand({ Bucket: b.bucket })).catch(() => undefined);
-  b.agent.destroy();
   b.s3.destroy();
 }
 
@@ -247,10 +243,10 @@ interface TargetSpec {
 }
 
 /** Starts a target and makes its bucket; a failure becomes the target's row. */
-async function bring(spec: TargetSpec, o: Options, rows: Row[]): Promise<Bench | undefined> {
+async function bring(spec: TargetSpec, rows: Row[]): Promise<Bench | undefined> {
   console.error(`starting ${spec.name} ...`);
   try {
-    return await setUp(await spec.start(), o, spec.name);
+    return await setUp(await spec.start(), spec.name);
   } catch (e) {
     rows.push({ target: spec.name, runs: [], error: `start failed: ${e instanceof Error ? e.message : String(e)}` });
     return undefined;
@@ -294,7 +290,7 @@ export async function main(args: string[]): Promise<number> {
       const benches: Bench[] = [];
       try {
         for (const spec of specs) {
-          const b = await bring(spec, o, rows);
+          const b = await bring(spec, rows);
           if (b) benches.push(b);
         }
         for (const b of benches) await runOnce(b, file, o, 0);
@@ -306,7 +302,7 @@ export async function main(args: string[]): Promise<number> {
       }
     } else {
       for (const spec of specs) {
-        const b = await bring(spec, o, rows);
+        const b = await bring(spec, rows);
         if (!b) continue;
         try {
           for (let run = 0; run <= o.runs; run++) await runOnce(b, file, o, run);

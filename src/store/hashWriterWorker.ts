@@ -3,7 +3,8 @@
  * bundle needs no second entry point. Plain CommonJS JavaScript: it is never transpiled.
  *
  * Protocol (each message carries the job `id`; a thread serves many jobs, in message order):
- *   in:  {op:'open', id, fd, algs}   start hashing (node:crypto names) and writing to `fd`
+ *   in:  {op:'open', id, fd, algs, direct}  start hashing (node:crypto names) and writing to
+ *                                    `fd` (opened with O_DIRECT when `direct`)
  *        {op:'write', id, bufs}      hash then write these bytes (their ArrayBuffers transferred)
  *        {op:'finish', id}           fsync, then answer the digests
  *        {op:'abort', id}            forget the job; answered once no write or flush of it is running
@@ -30,11 +31,11 @@ const GC_EVERY = 4 * 1024 * 1024;
 let sinceGc = 0;
 
 // Early write-back (files opened without O_DIRECT, where the filesystem refused it): every
-// FLUSH_EVERY bytes of a job, an fdatasync of its file starts on the
-// libuv pool (this thread goes on hashing). Without it the kernel holds the whole part dirty until
-// the final fsync, and a 64 MiB part then waits for all of it at the end; with it the disk writes
-// while the body is still arriving, and the final fsync only has the last few MiB left. (Node has
-// no sync_file_range, which would start write-back without waiting for it.)
+// FLUSH_EVERY bytes of a job, an fdatasync of its file starts on the libuv pool (this thread goes
+// on hashing). Without it the kernel holds the whole part dirty until the final fsync, and a
+// 64 MiB part then waits for all of it at the end; with it the disk writes while the body is
+// still arriving, and the final fsync only has the last few MiB left. (Node has no
+// sync_file_range, which would start write-back without waiting for it.)
 const FLUSH_EVERY = 8 * 1024 * 1024;
 
 const jobs = new Map();
@@ -47,6 +48,9 @@ const jobs = new Map();
 const BLOCK = 4096;
 const STAGE = 1024 * 1024;
 let stage;
+function ensureStage() {
+  stage = stage || new Uint8Array(new WebAssembly.Memory({ initial: STAGE / 65536 }).buffer);
+}
 function writeStage(job, len) {
   for (let at = 0; at < len; ) {
     at += writeSync(job.fd, stage, at, len - at, job.pos + at);
@@ -56,7 +60,7 @@ function writeStage(job, len) {
   job.pos += len;
 }
 function writeDirect(job, bufs) {
-  stage = stage || new Uint8Array(new WebAssembly.Memory({ initial: STAGE / 65536 }).buffer);
+  ensureStage();
   let fill = job.carryLen;
   if (fill > 0) stage.set(job.carry.subarray(0, fill), 0);
   for (const b of bufs) {
@@ -79,7 +83,7 @@ function writeDirect(job, bufs) {
 function finishDirect(job) {
   if (job.carryLen === 0) return;
   const size = job.pos + job.carryLen;
-  stage = stage || new Uint8Array(new WebAssembly.Memory({ initial: STAGE / 65536 }).buffer);
+  ensureStage();
   stage.set(job.carry.subarray(0, job.carryLen), 0);
   stage.fill(0, job.carryLen, BLOCK);
   writeStage(job, BLOCK);

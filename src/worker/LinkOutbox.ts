@@ -17,7 +17,7 @@ export interface LinkOutboxOptions {
  */
 export class LinkOutbox {
   /** Messages, and replays drawn from one at a time as they go out. */
-  private readonly queue: Array<OutgoingMessage | Iterator<OutgoingMessage>> = [];
+  private readonly queue: Array<OutgoingMessage | Replay> = [];
   private scheduled = false;
   private closed = false;
   private readonly highWater: number;
@@ -45,7 +45,7 @@ export class LinkOutbox {
   /** Queues a series of messages read only as they are sent (a replay of a long history). */
   pushAll(msgs: Iterable<OutgoingMessage>): void {
     if (this.closed) return;
-    this.queue.push(msgs[Symbol.iterator]());
+    this.queue.push(new Replay(msgs[Symbol.iterator]()));
     this.schedule(0);
   }
 
@@ -90,10 +90,10 @@ export class LinkOutbox {
   /** The next message to send: the head of the queue, or the next of the replay at its head. */
   private next(): OutgoingMessage | undefined {
     const head = this.queue[0];
-    if (!isIterator(head)) return this.queue.shift() as OutgoingMessage | undefined;
+    if (!(head instanceof Replay)) return this.queue.shift() as OutgoingMessage | undefined;
     let r: IteratorResult<OutgoingMessage>;
     try {
-      r = head.next();
+      r = head.messages.next();
     } catch (e) {
       // The history is gone (its job forgotten meanwhile): the client asks again or is told.
       this.o.log.warn('a replay ended early', { error: e instanceof Error ? e.message : String(e) });
@@ -105,6 +105,7 @@ export class LinkOutbox {
   }
 }
 
-function isIterator(x: unknown): x is Iterator<OutgoingMessage> {
-  return typeof (x as { next?: unknown } | undefined)?.next === 'function';
+/** A queued series of messages (a replay), told apart from a message by its class. */
+class Replay {
+  constructor(readonly messages: Iterator<OutgoingMessage>) {}
 }

@@ -549,7 +549,6 @@ export class JobManager {
     }
   }
 
-
   private need(id: string): LedgerJob {
     const j = this.o.ledger.job(id);
     if (!j) throw new AppError('not_found', `no job ${id} in this agent (GET /api/jobs lists them)`);
