@@ -1,27 +1,26 @@
-// Bundles the CLI (every process: store, server, agent, worker, stack) into dist/.
-// Code splitting: each subcommand is a chunk loaded by its `await import()`, so `sleap-rtc store`
-// loads neither werift nor h5wasm nor the AWS SDK (dependencies stay external; a single bundle
-// would import every one of them at start: 134 MiB RSS instead of ~50 for the store).
-// The VS Code extension bundle is added here when src/extension lands.
-import { build } from 'esbuild';
-import { chmod, rm } from 'node:fs/promises';
+// Builds every bundle into dist/ (and the webviews into media/dist/). One file per target in
+// scripts/build/, each exporting a function that takes the shared esbuild options:
+//   cli.mjs            dist/cli.js: the CLI for this checkout (dependencies from node_modules)
+//   bundled.mjs        dist/bundled/: the same CLI with its dependencies inside, for the .vsix
+//   extension.mjs      dist/extension.cjs: the VS Code extension (CommonJS, `vscode` external)
+//   webviews.mjs       media/dist/: the Training Monitor's script and styles (browser, no Node)
+//   extensionTests.mjs dist/test/extension/: the suite that runs inside a real VS Code
+// `node scripts/build.mjs cli` builds only the named targets.
+import { rm } from 'node:fs/promises';
 
-await rm('dist', { recursive: true, force: true });
-await build({
-  entryPoints: { cli: 'src/cli.ts' },
-  outdir: 'dist',
-  chunkNames: 'chunks/[name]-[hash]',
-  splitting: true,
-  bundle: true,
-  platform: 'node',
-  target: 'node20',
-  format: 'esm',
-  sourcemap: true,
-  packages: 'external',
-  logLevel: 'warning',
-});
-// The shebang goes on the entry only (a banner would put it in every chunk).
-const { readFile, writeFile } = await import('node:fs/promises');
-const entry = await readFile('dist/cli.js', 'utf8');
-await writeFile('dist/cli.js', '#!/usr/bin/env node\n' + entry);
-await chmod('dist/cli.js', 0o755);
+const targets = {
+  cli: () => import('./build/cli.mjs'),
+  bundled: () => import('./build/bundled.mjs'),
+  extension: () => import('./build/extension.mjs'),
+  webviews: () => import('./build/webviews.mjs'),
+  extensionTests: () => import('./build/extensionTests.mjs'),
+};
+const wanted = process.argv.slice(2);
+for (const name of wanted) if (!(name in targets)) throw new Error(`unknown build target ${name}: one of ${Object.keys(targets).join(', ')}`);
+if (wanted.length === 0) await rm('dist', { recursive: true, force: true });
+const names = wanted.length ? wanted : Object.keys(targets);
+// Built one after another: on two cores esbuild's own threads already use both.
+for (const name of names) {
+  const mod = await targets[name]();
+  await mod.default();
+}

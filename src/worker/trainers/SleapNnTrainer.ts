@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { Publisher, Subscriber } from 'zeromq';
+import type { Publisher, Subscriber } from 'zeromq';
 import type { GroupProcess } from './processGroup.js';
 import { ProcessRun, timesOut, type Launch, type ProcessRunOptions } from './ProcessRun.js';
 import { sleapNnArgv, toSleapNnConfig } from './sleapNnCommand.js';
@@ -54,6 +54,9 @@ class SleapNnRun extends ProcessRun {
     this.configDir = await mkdtemp(join(tmpdir(), 'sleap-rtc-sleap-nn-'));
     await writeFile(join(this.configDir, `${CONFIG_NAME}.yaml`), toYaml(toSleapNnConfig(config)));
 
+    // Loaded here, not at import: zeromq is a native addon that only this trainer needs, so the
+    // self-contained bundle the VS Code extension ships (agent, builtin stack) runs without it.
+    const { Publisher, Subscriber } = await import('zeromq');
     this.progress = new Subscriber({ linger: 0 });
     this.progress.subscribe();
     await this.progress.bind('tcp://127.0.0.1:*');

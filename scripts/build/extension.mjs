@@ -1,0 +1,18 @@
+// dist/extension.cjs: the VS Code extension. CommonJS (the extension host require()s `main`),
+// `vscode` provided by the host, every other dependency bundled in (the .vsix has no node_modules).
+import { build } from 'esbuild';
+
+export default async function buildExtension() {
+  await build({
+    entryPoints: ['src/extension/extension.ts'],
+    outfile: 'dist/extension.cjs',
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    external: ['vscode'],
+    sourcemap: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+  });
+}
