@@ -16,7 +16,7 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
-import { AgentClient } from '../src/agent/AgentClient.js';
+import { AgentClient } from '../src/core/AgentClient.js';
 import { CACHE_HIT_MESSAGE } from '../src/worker/JobRunner.js';
 import { spawnCli, type Spawned } from '../test/support/proc.js';
 import { sharedSleapDir, writeSyntheticSlp } from '../test/support/slpFixtures.js';

@@ -1,5 +1,6 @@
 import { Command, Option } from 'commander';
 import { AppError } from './core/errors.js';
+import { VERSION } from './core/version.js';
 
 /**
  * `sleap-rtc <command>`: one CLI for every process. Each subcommand's options map 1:1 to keys
@@ -9,7 +10,7 @@ const program = new Command();
 program
   .name('sleap-rtc')
   .description('Remote training for SLEAP: resumable S3 transfers for data, WebRTC for live progress.')
-  .version('0.1.0')
+  .version(VERSION)
   .showHelpAfterError();
 
 const commonOptions = (cmd: Command): Command =>
@@ -58,11 +59,12 @@ commonOptions(
 commonOptions(
   program
     .command('stack')
-    .description('run the whole system on this machine: embedded store, server, a builtin-trainer worker and the agent on 127.0.0.1, one data folder')
+    .description('run the whole system on this machine: embedded store, server, a builtin-trainer worker and the agent on 127.0.0.1, one data folder; writes <data>/stack.json')
     .option('--data <dir>', 'data folder (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
     .option('--store-port <n>', 'store port; 0 picks a free one (default 9000)')
     .option('--server-port <n>', 'server port; 0 picks a free one (default 8080)')
     .option('--agent-port <n>', 'agent port; 0 picks a free one (default 8765)')
+    .option('--no-agent', 'run store, server and worker without the agent (the VS Code extension starts and supervises its own)')
     .option('--bucket <name>', 'bucket (default sleap-rtc)')
     .option('--room <id>', 'room id created on first start (default lab)'),
 ).action(async (opts: Record<string, unknown>) => {
@@ -122,8 +124,8 @@ commonOptions(
 /** Options of the commands that are clients of the local agent (train, download). */
 const agentClientOptions = (cmd: Command, jsonOut: string): Command =>
   cmd
-    .option('--agent <url>', 'the local agent (default http://127.0.0.1:8765)')
-    .option('--data <dir>', 'data folder whose agent/token is read (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
+    .option('--agent <url>', "the local agent (default: the data folder's running agent, from <data>/agent/agent.json)")
+    .option('--data <dir>', 'data folder whose agent is used (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
     .option('--json', `print one JSON object ${jsonOut} on stdout at the end`)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']));
 

@@ -7,6 +7,7 @@ import { createLogger } from './core/log.js';
 import { dataHome } from './core/paths.js';
 import { runUntilSignal, type Service } from './core/service.js';
 import { readStackSecrets, type StackSecrets } from './core/stackSecrets.js';
+import { removeStackInfo, writeStackInfo } from './core/stackInfo.js';
 import { agentConfigSchema } from './agent/config.js';
 import { startAgent } from './agent/main.js';
 import { serverConfigSchema } from './server/config.js';
@@ -18,9 +19,10 @@ import { startWorker } from './worker/main.js';
 /**
  * `sleap-rtc stack` (what `npm start` runs): every part on loopback with one data folder.
  * The embedded store, the server (backend + signaling), one builtin-trainer worker and the local
- * agent (the extension's and notebooks' API).
- * Credentials and the room token are
- * generated once and kept in `<data>/stack-secrets.json` (mode 0600).
+ * agent (the extension's and notebooks' API), unless --no-agent: then a client that supervises
+ * its own agent (the VS Code extension) starts one against this stack's server.
+ * Credentials and the room token are generated once and kept in `<data>/stack-secrets.json`
+ * (mode 0600); where the parts listen is in `<data>/stack.json` while the stack runs.
  */
 export const stackConfigSchema = z.object({
   data: z.string().min(1).optional(),
@@ -29,6 +31,8 @@ export const stackConfigSchema = z.object({
   agentPort: portSchema.default(8765),
   bucket: z.string().default('sleap-rtc'),
   room: z.string().regex(/^[A-Za-z0-9._-]{1,64}$/).default('lab'),
+  /** Run the agent too (commander's --no-agent gives false; SLEAP_RTC_AGENT=false from the environment). */
+  agent: z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]).default(true),
 });
 
 
@@ -77,9 +81,16 @@ export async function runStack(flags: Record<string, unknown>): Promise<void> {
     );
     parts.push({ close: () => worker.close() });
     process.stdout.write(`worker ${worker.peerId} registered in room ${worker.room}\n`);
-    const agent = await startAgent({ ...agentConfigSchema.parse({ server: server.url, stackSecrets: file, port: cfg.agentPort }), data: dir }, createLogger('agent'));
-    parts.push(agent);
-    process.stdout.write(`agent listening on ${agent.url} (token in ${agent.tokenFile})\n`);
+    if (cfg.agent) {
+      const agent = await startAgent({ ...agentConfigSchema.parse({ server: server.url, stackSecrets: file, port: cfg.agentPort }), data: dir }, createLogger('agent'));
+      parts.push(agent);
+      process.stdout.write(`agent listening on ${agent.url} (token in ${agent.tokenFile})\n`);
+    } else {
+      process.stdout.write(`agent not started (--no-agent): start one with \`sleap-rtc agent --data ${dir} --server ${server.url} --stack-secrets ${file}\`\n`);
+    }
+    // Closed first (parts close in reverse): no tool should find a stack that is going away.
+    writeStackInfo(dir, { server_url: server.url, store_url: store.url, room: secrets.room_id });
+    parts.push({ close: async () => removeStackInfo(dir) });
     process.stdout.write(`room ${secrets.room_id}: token and store keys in ${file}\n`);
     process.stdout.write(`stack ready (data folder ${dir})\n`);
   } catch (e) {

@@ -24,11 +24,16 @@ import { hostGuard, originGuard, tokenGuard } from './security.js';
 import cors from 'cors';
 import { UploadManager } from './UploadManager.js';
 import { Watches } from './Watches.js';
+import { removeAgentConnection, writeAgentConnection } from './connectionFile.js';
+import { VERSION } from '../core/version.js';
+import type { AgentHealth } from '../core/agentConnection.js';
 
 export interface RunningAgent {
   url: string;
   port: number;
   tokenFile: string;
+  /** `<data>/agent/agent.json`, which clients read to find this agent. */
+  connectionFile: string;
   close(): Promise<void>;
 }
 
@@ -106,6 +111,10 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
   // no Authorization). Every other Origin was refused by originGuard already.
   app.use(hostGuard(() => port), originGuard(origins), cors({ origin: origins, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'], maxAge: 600 }));
   app.get('/openapi.json', (_req, res) => void res.json(openApiDocument(`http://127.0.0.1:${port}`)));
+  // Liveness for the clients that supervise the agent: no token (a client checking whether a
+  // stale connection file's agent still runs may not have the right one), but behind the Host
+  // and Origin guards, and it tells nothing secret.
+  app.get('/health', (_req, res) => void res.set('cache-control', 'no-store').json({ status: 'ok', version: VERSION, pid: process.pid } satisfies AgentHealth));
   app.use('/api', tokenGuard(token, tokenFile), express.json({ limit: '64kb' }), agentRoutes({ uploads, watches, jobs, models, log }));
   app.use((req, res) => void res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } }));
   app.use(errorMiddleware(log, 'agent'));
@@ -122,21 +131,39 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
     throw e;
   }
   port = (http.address() as AddressInfo).port;
-  uploads.resumeUnfinished();
-  await watches.restore();
-  await jobs.start();
+  const url = `http://127.0.0.1:${port}`;
+  const stopHttp = () =>
+    new Promise<void>((resolve) => {
+      http.close(() => resolve());
+      http.closeAllConnections();
+    });
+  let connectionFile: string;
+  try {
+    uploads.resumeUnfinished();
+    await watches.restore();
+    await jobs.start();
+    // Last, so that a client that finds the file finds an agent that is fully up.
+    connectionFile = writeAgentConnection(cfg.data, { url, token });
+  } catch (e) {
+    await watches.close();
+    await jobs.close();
+    await uploads.close();
+    await stopHttp();
+    lock.release();
+    throw e;
+  }
   return {
-    url: `http://127.0.0.1:${port}`,
+    url,
     port,
     tokenFile,
+    connectionFile,
     close: async () => {
+      // First, so that no client finds an agent that is going away.
+      removeAgentConnection(cfg.data);
       await watches.close();
       await jobs.close();
       await uploads.close();
-      await new Promise<void>((resolve) => {
-        http.close(() => resolve());
-        http.closeAllConnections();
-      });
+      await stopHttp();
       lock.release();
     },
   };

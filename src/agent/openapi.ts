@@ -2,6 +2,8 @@ import { z } from 'zod';
 import { createJobBody, createUploadBody, createWatchBody, deleteWatchBody, jobCommandBody, jobView, modelDownloadBody, uploadView } from '../core/schemas/agent.js';
 import { jobCommandName } from '../core/schemas/datachannel.js';
 import { manifestModel } from '../core/schemas/manifest.js';
+import { agentHealthSchema } from '../core/agentConnection.js';
+import { VERSION } from '../core/version.js';
 
 export const watchView = z.object({ path: z.string(), auto_upload: z.boolean() });
 export const errorView = z.object({ error: z.object({ code: z.string(), message: z.string() }) });
@@ -22,11 +24,18 @@ const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'stri
 export function openApiDocument(url: string): Record<string, unknown> {
   return {
     openapi: '3.1.0',
-    info: { title: 'sleap-rtc agent', version: '0.1.0', description: 'Local agent API on 127.0.0.1. Every /api route needs "Authorization: Bearer <token>" (the token is in <data>/agent/token).' },
+    info: { title: 'sleap-rtc agent', version: VERSION, description: 'Local agent API on 127.0.0.1. Every /api route needs "Authorization: Bearer <token>" (the token is in <data>/agent/token). Clients find the agent of a data folder, its URL and token, in <data>/agent/agent.json {url, token, pid, version} (mode 0600, present while the agent runs).' },
     servers: [{ url }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
     paths: {
+      '/health': {
+        get: {
+          summary: 'Liveness: that an agent answers here, its version and pid (no token; Host and Origin are still checked). Clients use it to tell a live agent from a stale connection file and to notice a restart.',
+          security: [],
+          responses: { '200': ok(agentHealthSchema), '403': ok(errorView, 'Host or Origin not allowed') },
+        },
+      },
       '/api/uploads': {
         post: { summary: 'Upload a dataset (.slp, .pkg.slp, .zip or a folder)', requestBody: body(createUploadBody), responses: { '201': ok(uploadView, 'created'), ...errors } },
         get: { summary: 'All uploads', responses: { '200': ok(z.object({ uploads: z.array(uploadView) })), ...errors } },

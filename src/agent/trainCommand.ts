@@ -7,14 +7,14 @@ import { AppError } from '../core/errors.js';
 import type { JobEvent } from '../core/jobs/index.js';
 import { dataHome } from '../core/paths.js';
 import type { JobView, UploadView } from '../core/schemas/agent.js';
-import { AgentClient } from './AgentClient.js';
+import { AgentClient } from '../core/AgentClient.js';
 import { renderLossChart, type LossPoint } from './LossChart.js';
 
 export const trainConfigSchema = z.object({
   data: z.string().min(1).optional(),
-  /** The agent's URL (default the stack's http://127.0.0.1:8765). */
-  agent: z.string().url('the agent URL, e.g. http://127.0.0.1:8765').default('http://127.0.0.1:8765'),
-  /** The agent's token (default: read from <data>/agent/token). */
+  /** The agent's URL (default: the agent of the data folder, from <data>/agent/agent.json). */
+  agent: z.string().url('the agent URL, e.g. http://127.0.0.1:8765').optional(),
+  /** The agent's token (default: from <data>/agent/agent.json, or <data>/agent/token with --agent). */
   agentToken: z.string().min(16).optional(),
   /** A training config file (JSON or YAML; sleap-nn's data_config / model_config / trainer_config). */
   trainingConfig: z.string().optional(),
@@ -22,6 +22,19 @@ export const trainConfigSchema = z.object({
   worker: z.string().optional(),
   maxEpochs: z.coerce.number().int().min(1).max(100_000).optional(),
 });
+
+/**
+ * The agent to talk to: --agent when given (token from the flag, the environment or the data
+ * folder's token file), else the one whose connection file is in the data folder, whatever its
+ * port; never a guessed port, which may belong to another stack's agent.
+ */
+export function agentFor(cfg: { data?: string; agent?: string; agentToken?: string }, env: NodeJS.ProcessEnv = process.env): AgentClient {
+  const dataDir = dataHome(cfg.data, env);
+  const token = cfg.agentToken ?? env.SLEAP_RTC_AGENT_TOKEN;
+  if (cfg.agent) return new AgentClient(cfg.agent.replace(/\/+$/, ''), token ?? AgentClient.tokenFrom(dataDir));
+  const found = AgentClient.fromConnection(dataDir);
+  return token ? new AgentClient(found.url, token) : found;
+}
 
 const FINAL = new Set(['completed', 'stopped', 'cancelled', 'failed']);
 
@@ -57,8 +70,7 @@ export async function readTrainingConfig(path: string): Promise<Record<string, u
 export async function runTrain(dataset: string, flags: Record<string, unknown>): Promise<void> {
   const { json, ...rest } = flags;
   const cfg = loadCommandConfig(trainConfigSchema, rest);
-  const token = cfg.agentToken ?? process.env.SLEAP_RTC_AGENT_TOKEN ?? AgentClient.tokenFrom(dataHome(cfg.data, process.env));
-  const agent = new AgentClient(cfg.agent.replace(/\/+$/, ''), token);
+  const agent = agentFor(cfg);
   const config: Record<string, unknown> = cfg.trainingConfig ? await readTrainingConfig(cfg.trainingConfig) : {};
   if (cfg.trainer) config.trainer = cfg.trainer;
   if (cfg.maxEpochs) config.trainer_config = { ...((config.trainer_config as Record<string, unknown> | undefined) ?? {}), max_epochs: cfg.maxEpochs };
@@ -197,8 +209,7 @@ export const downloadConfigSchema = trainConfigSchema.pick({ data: true, agent: 
 export async function runDownload(model: string, flags: Record<string, unknown>): Promise<void> {
   const { json, dest, ...rest } = flags;
   const cfg = loadCommandConfig(downloadConfigSchema, rest);
-  const token = cfg.agentToken ?? process.env.SLEAP_RTC_AGENT_TOKEN ?? AgentClient.tokenFrom(dataHome(cfg.data, process.env));
-  const agent = new AgentClient(cfg.agent.replace(/\/+$/, ''), token);
+  const agent = agentFor(cfg);
   const r = await agent.call<{ model_id: string; dest: string; files: Array<{ name: string; path: string; size: number; sha256: string }> }>('POST', `/api/models/${encodeURIComponent(model)}/download`, { dest: resolve(typeof dest === 'string' ? dest : '.') });
   if (json) process.stdout.write(JSON.stringify(r) + '\n');
   else {

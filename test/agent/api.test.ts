@@ -6,7 +6,7 @@ import { startEmbeddedStore } from '../support/store.js';
 import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { keysViaBoto3, sha256ViaBoto3, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentProcess, type AgentTestEnv } from './support/env.js';
 import { waitFor } from '../support/wait.js';
-import { AgentClient, type AgentEvent } from '../../src/agent/AgentClient.js';
+import { AgentClient, type AgentEvent } from '../../src/core/AgentClient.js';
 
 /** Reads SSE events from the agent until `until` says stop. */
 async function collectEvents(agent: AgentProcess, until: (events: any[]) => boolean, timeoutMs = 30_000): Promise<any[]> {

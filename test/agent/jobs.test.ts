@@ -12,7 +12,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { makeS3Client } from '../../src/core/s3client.js';
-import { AgentClient, type AgentEvent } from '../../src/agent/AgentClient.js';
+import { AgentClient, type AgentEvent } from '../../src/core/AgentClient.js';
 import { spawnCli, type Spawned } from '../support/proc.js';
 import { startServerProcess, type ServerProcess } from '../support/server.js';
 import { sharedSleapDir, writeSyntheticSlp } from '../support/slpFixtures.js';

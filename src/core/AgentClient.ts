@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { AppError, type ErrorCode } from '../core/errors.js';
-import { errorBody } from '../core/schemas/backend.js';
+import { agentConnectionFile, agentHealthSchema, readAgentConnection, type AgentHealth } from './agentConnection.js';
+import { AppError, type ErrorCode } from './errors.js';
+import { errorBody } from './schemas/backend.js';
 
 /** One server-sent event of the agent's /api/events. */
 export interface AgentEvent {
@@ -11,9 +12,9 @@ export interface AgentEvent {
 }
 
 /**
- * A client of the local agent's HTTP API (what `sleap-rtc train` and notebooks use): bearer
- * token from the agent's token file, JSON bodies, coded errors turned back into AppErrors, and
- * the SSE stream as an async iterator.
+ * A client of the local agent's HTTP API (what `sleap-rtc train`, the VS Code extension and
+ * notebooks use): bearer token, JSON bodies, coded errors turned back into AppErrors, the SSE
+ * stream as an async iterator. In core because the extension may not import agent code.
  */
 export class AgentClient {
   constructor(
@@ -29,6 +30,45 @@ export class AgentClient {
     } catch (e) {
       throw new AppError('config_invalid', `cannot read the agent's token ${file} (${(e as NodeJS.ErrnoException).code}): is the agent (or \`npm start\`) running with this data folder? (--data or SLEAP_RTC_DATA)`);
     }
+  }
+
+  /**
+   * The agent of a data folder, from its connection file `<data>/agent/agent.json`. Throws
+   * AppError unavailable, naming the file and how to start an agent, when none runs.
+   */
+  static fromConnection(dataDir: string): AgentClient {
+    const c = readAgentConnection(dataDir);
+    if (!c) {
+      throw new AppError('unavailable', `no agent is running for the data folder ${dataDir} (${agentConnectionFile(dataDir)} is missing, or names a process that has ended): start one with \`sleap-rtc agent --data ${dataDir}\` or \`sleap-rtc stack --data ${dataDir}\` (npm start), or give its URL with --agent`, { details: { file: agentConnectionFile(dataDir) } });
+    }
+    return new AgentClient(c.url, c.token);
+  }
+
+  /**
+   * GET /health (no token): whether an agent answers at this URL, its version and pid. Throws
+   * AppError timeout after `timeoutMs`, or unavailable with `details.errno` (ECONNREFUSED: nothing
+   * listens there) when it cannot be reached.
+   */
+  async health(timeoutMs = 2000, signal?: AbortSignal): Promise<AgentHealth> {
+    const timeout = AbortSignal.timeout(timeoutMs);
+    let res: Response;
+    try {
+      res = await fetch(`${this.url}/health`, { signal: signal ? AbortSignal.any([signal, timeout]) : timeout, headers: { accept: 'application/json' } });
+    } catch (e) {
+      if (signal?.aborted) throw e;
+      if (timeout.aborted) throw new AppError('timeout', `the agent at ${this.url} did not answer /health within ${timeoutMs} ms`);
+      const errno = ((e as Error).cause as NodeJS.ErrnoException | undefined)?.code;
+      throw new AppError('unavailable', `the agent at ${this.url} is not reachable (${errno ?? (e as Error).message})`, { details: { errno } });
+    }
+    let body: unknown;
+    try {
+      body = await res.json();
+    } catch {
+      body = undefined;
+    }
+    const h = agentHealthSchema.safeParse(body);
+    if (!res.ok || !h.success) throw new AppError('upstream_error', `${this.url}/health answered HTTP ${res.status} without {status: "ok", version, pid}: it is not a sleap-rtc agent of this kind`);
+    return h.data;
   }
 
   async call<T = unknown>(method: string, path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
