@@ -9,7 +9,8 @@
 #   chromium                   - headless browser for the VS Code extension/webview tests
 #   libkrb5-dev build-essential ripgrep - native npm builds and tooling the editor tests expect
 #
-# Uses sudo when not run as root. Prints what it did.
+# Then installs code-server for the VS Code extension tests (scripts/install-code-server.sh, also
+# idempotent). Uses sudo for apt when not run as root. Prints what it did.
 set -euo pipefail
 
 PACKAGES=(
@@ -29,33 +30,38 @@ for p in "${PACKAGES[@]}"; do
   if ! is_installed "$p"; then missing+=("$p"); fi
 done
 
-if ((${#missing[@]} == 0)); then
-  echo "ci-install: all ${#PACKAGES[@]} packages already installed (${PACKAGES[*]}); nothing to do"
-  exit 0
-fi
+install_missing() {
+  SUDO=()
+  if ((EUID != 0)); then
+    if command -v sudo >/dev/null 2>&1; then
+      SUDO=(sudo)
+    else
+      echo "ci-install: missing ${missing[*]}; need root or sudo to install them" >&2
+      exit 1
+    fi
+  fi
 
-SUDO=()
-if ((EUID != 0)); then
-  if command -v sudo >/dev/null 2>&1; then
-    SUDO=(sudo)
-  else
-    echo "ci-install: missing ${missing[*]}; need root or sudo to install them" >&2
+  echo "ci-install: missing ${#missing[@]} package(s): ${missing[*]}"
+  echo "ci-install: running apt-get update"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
+  echo "ci-install: running apt-get install -y --no-install-recommends ${missing[*]}"
+  "${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
+
+  still=()
+  for p in "${missing[@]}"; do
+    if ! is_installed "$p"; then still+=("$p"); fi
+  done
+  if ((${#still[@]} > 0)); then
+    echo "ci-install: still missing after install: ${still[*]}" >&2
     exit 1
   fi
+  echo "ci-install: installed ${missing[*]}"
+}
+
+if ((${#missing[@]} == 0)); then
+  echo "ci-install: all ${#PACKAGES[@]} packages already installed (${PACKAGES[*]}); nothing to do"
+else
+  install_missing
 fi
 
-echo "ci-install: missing ${#missing[@]} package(s): ${missing[*]}"
-echo "ci-install: running apt-get update"
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get update
-echo "ci-install: running apt-get install -y --no-install-recommends ${missing[*]}"
-"${SUDO[@]}" env DEBIAN_FRONTEND=noninteractive apt-get install -y --no-install-recommends "${missing[@]}"
-
-still=()
-for p in "${missing[@]}"; do
-  if ! is_installed "$p"; then still+=("$p"); fi
-done
-if ((${#still[@]} > 0)); then
-  echo "ci-install: still missing after install: ${still[*]}" >&2
-  exit 1
-fi
-echo "ci-install: installed ${missing[*]}"
+"$(dirname "${BASH_SOURCE[0]}")/install-code-server.sh"
