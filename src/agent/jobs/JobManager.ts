@@ -136,12 +136,12 @@ export class JobManager {
   }
 
   /** A job with its progress history (the events after `afterSeq`, at most `limit`). */
-  get(id: string, afterSeq = 0, limit?: number): JobView & { events: JobEvent[] } {
+  get(id: string, afterSeq = 0, limit?: number): JobView & { config: TrainingConfig; events: JobEvent[] } {
     const j = this.need(id);
     // A job not followed now is only read: opening a JobHistory would also repair the file.
     const live = this.live.get(j.id);
     const events = live ? live.history.after(afterSeq, limit) : JobHistory.read(JobHistory.fileOf(this.o.historyDir, j.id), afterSeq, limit);
-    return { ...this.view(j), events };
+    return { ...this.view(j), config: j.config, events };
   }
 
   /** The workers of the room (for pickers). */

@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { jobCommandName } from './datachannel.js';
+import { jobCommandName, jobEventSchema } from './datachannel.js';
 import { jobId, jobStatusValue, trainingConfig } from './jobs.js';
 
 /** The local agent's HTTP API bodies (127.0.0.1, bearer token). */
@@ -79,6 +79,16 @@ export const jobView = z.object({
   last_seq: z.number().int().optional(),
   model: z.object({ model_id: z.string(), s3_path: z.string(), metrics: z.record(z.string(), z.number()) }).optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
+  /** The training config as submitted (GET /api/jobs/:id only: SSE views leave it out). */
+  config: trainingConfig.optional(),
 });
+/** GET /api/jobs/:id: the job, its config and its history page. */
+export const jobDetail = jobView.extend({ events: z.array(jobEventSchema) });
+export type JobDetail = z.infer<typeof jobDetail>;
 export const modelDownloadBody = z.object({ dest: z.string().min(1).max(4096) });
 export type JobView = z.infer<typeof jobView>;
+
+/** The data of the agent's SSE events (`event: upload`, `event: job`), validated by every client. */
+export const uploadEventData = z.object({ type: z.enum(['state', 'progress', 'removed']), upload: uploadView });
+export const jobEventData = z.object({ type: z.enum(['state', 'event']), job: jobView, event: jobEventSchema.optional() });
+export const resetEventData = z.object({ reason: z.string(), message: z.string() });

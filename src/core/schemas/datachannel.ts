@@ -37,3 +37,11 @@ export const dataChannelMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('file_ack'), transfer_id: z.string(), ok: z.boolean(), error: z.string().optional() }),
 ]);
 export type DataChannelMessage = z.infer<typeof dataChannelMessage>;
+
+/** A job's history event (what JobEventLog numbers by seq), as the agent's API and SSE carry it. */
+export const jobEventSchema = z.union([
+  dataChannelMessage.options[2],
+  dataChannelMessage.options[3],
+  dataChannelMessage.options[6],
+  dataChannelMessage.options[7],
+]);
