@@ -1,0 +1,182 @@
+import type { AgentClient, AgentEvent } from '../../core/AgentClient.js';
+import { FINAL_STATUSES } from '../../core/jobs/JobEventLog.js';
+import { Emitter } from '../../core/rtc/Emitter.js';
+import { jobDetail, jobEventData, uploadEventData, uploadView, jobView, type JobView, type UploadView } from '../../core/schemas/agent.js';
+import type { ManifestModel } from '../../core/schemas/manifest.js';
+import { manifestModel } from '../../core/schemas/manifest.js';
+import { peerInfo } from '../../core/schemas/signaling.js';
+import { z as zod } from 'zod';
+import { foldProgress, maxEpochsOf, type JobProgress } from './jobProgress.js';
+
+export type PeerInfo = zod.infer<typeof peerInfo>;
+export type Section = 'uploads' | 'jobs' | 'workers' | 'models' | 'watches';
+export interface WatchView {
+  path: string;
+  auto_upload: boolean;
+}
+export interface JobEntry {
+  job: JobView;
+  progress: JobProgress;
+}
+
+const uploadsBody = zod.object({ uploads: zod.array(uploadView) });
+const jobsBody = zod.object({ jobs: zod.array(jobView) });
+const workersBody = zod.object({ workers: zod.array(peerInfo) });
+const modelsBody = zod.object({ models: zod.array(manifestModel) });
+const watchesBody = zod.object({ watches: zod.array(zod.object({ path: zod.string(), auto_upload: zod.boolean() })) });
+
+/** How many recent events of a running job are read to fill its row after a (re)load. */
+const TAIL_EVENTS = 400;
+
+/**
+ * The agent's state as the views show it: uploads, jobs (with their progress folded from
+ * events), workers, models and watched folders. Loaded from the API, then kept current by the
+ * agent's events; a `reset` (the agent restarted, or events were lost) reloads it. Every body
+ * the agent sends is validated. No `vscode` import: tested in plain Node.
+ */
+export class AgentState {
+  readonly uploads = new Map<string, UploadView>();
+  readonly jobs = new Map<string, JobEntry>();
+  workers: PeerInfo[] = [];
+  models: ManifestModel[] = [];
+  watches: WatchView[] = [];
+  /** Why a section could not be read (shown in its view), if it could not. */
+  readonly errors = new Map<Section, string>();
+
+  private readonly changed = new Emitter<Section>();
+  private readonly finished = new Emitter<JobEntry>();
+  readonly onDidChange = this.changed.event;
+  /** A job that reached a final status while we watched (not on load): one notification each. */
+  readonly onDidFinishJob = this.finished.event;
+
+  constructor(
+    private readonly client: () => AgentClient | undefined,
+    private readonly log: (msg: string) => void = () => undefined,
+  ) {}
+
+  /** Reads everything again (at connect and after a reset). */
+  async reload(): Promise<void> {
+    await Promise.allSettled([this.loadUploads(), this.loadJobs(), this.loadWorkers(), this.loadModels(), this.loadWatches()]);
+  }
+
+  clear(): void {
+    this.uploads.clear();
+    this.jobs.clear();
+    this.workers = [];
+    this.models = [];
+    this.watches = [];
+    for (const s of ['uploads', 'jobs', 'workers', 'models', 'watches'] as const) this.changed.fire(s);
+  }
+
+  /** Applies one SSE event of /api/events. */
+  apply(ev: AgentEvent): void {
+    if (ev.event === 'upload') {
+      const d = uploadEventData.safeParse(ev.data);
+      if (!d.success) return this.log(`ignored an upload event that does not match its schema: ${d.error.issues[0]?.message}`);
+      if (d.data.type === 'removed') this.uploads.delete(d.data.upload.id);
+      else this.uploads.set(d.data.upload.id, d.data.upload);
+      this.changed.fire('uploads');
+    } else if (ev.event === 'job') {
+      const d = jobEventData.safeParse(ev.data);
+      if (!d.success) return this.log(`ignored a job event that does not match its schema: ${d.error.issues[0]?.message}`);
+      const entry = this.entry(d.data.job);
+      const before = entry.job.status;
+      entry.job = { ...d.data.job, config: entry.job.config ?? d.data.job.config };
+      if (d.data.event) foldProgress(entry.progress, [d.data.event]);
+      this.changed.fire('jobs');
+      if (!FINAL_STATUSES.has(before) && FINAL_STATUSES.has(entry.job.status)) {
+        this.finished.fire(entry);
+        void this.loadModels();
+        void this.loadWorkers();
+      } else if (before !== entry.job.status) {
+        void this.loadWorkers();
+      }
+    }
+  }
+
+  async loadUploads(): Promise<void> {
+    await this.section('uploads', async (c) => {
+      const body = uploadsBody.parse(await c.call('GET', '/api/uploads'));
+      this.uploads.clear();
+      for (const u of body.uploads) this.uploads.set(u.id, u);
+    });
+  }
+
+  async loadJobs(): Promise<void> {
+    await this.section('jobs', async (c) => {
+      const body = jobsBody.parse(await c.call('GET', '/api/jobs'));
+      const seen = new Set<string>();
+      for (const j of body.jobs) {
+        seen.add(j.id);
+        const entry = this.entry(j);
+        entry.job = { ...j, config: entry.job.config };
+      }
+      for (const id of [...this.jobs.keys()]) if (!seen.has(id)) this.jobs.delete(id);
+      // Config and the latest progress of each job (running ones: the tail of their history).
+      await Promise.allSettled(
+        body.jobs.map(async (j) => {
+          const after = FINAL_STATUSES.has(j.status) ? 0 : Math.max(0, (j.last_seq ?? 0) - TAIL_EVENTS);
+          const limit = FINAL_STATUSES.has(j.status) ? 1 : TAIL_EVENTS + 50;
+          const d = jobDetail.parse(await c.call('GET', `/api/jobs/${encodeURIComponent(j.id)}?after_seq=${after}&limit=${limit}`));
+          const entry = this.entry(j);
+          entry.job = { ...entry.job, config: d.config };
+          entry.progress.maxEpochs = maxEpochsOf(d.config);
+          if (!FINAL_STATUSES.has(j.status)) foldProgress(entry.progress, d.events);
+        }),
+      );
+    });
+  }
+
+  async loadWorkers(): Promise<void> {
+    await this.section('workers', async (c) => {
+      this.workers = workersBody.parse(await c.call('GET', '/api/workers')).workers;
+    });
+  }
+
+  async loadModels(): Promise<void> {
+    await this.section('models', async (c) => {
+      this.models = modelsBody.parse(await c.call('GET', '/api/models')).models;
+    });
+  }
+
+  async loadWatches(): Promise<void> {
+    await this.section('watches', async (c) => {
+      this.watches = watchesBody.parse(await c.call('GET', '/api/watches')).watches;
+    });
+  }
+
+  /** Jobs newest first. */
+  jobList(): JobEntry[] {
+    return [...this.jobs.values()].sort((a, b) => b.job.created_at.localeCompare(a.job.created_at));
+  }
+
+  uploadList(): UploadView[] {
+    return [...this.uploads.values()].reverse();
+  }
+
+  dispose(): void {
+    this.changed.dispose();
+    this.finished.dispose();
+  }
+
+  private entry(j: JobView): JobEntry {
+    let e = this.jobs.get(j.id);
+    if (!e) {
+      e = { job: j, progress: { lastSeq: 0, maxEpochs: maxEpochsOf(j.config) } };
+      this.jobs.set(j.id, e);
+    }
+    return e;
+  }
+
+  private async section(s: Section, read: (c: AgentClient) => Promise<void>): Promise<void> {
+    const c = this.client();
+    if (!c) return;
+    try {
+      await read(c);
+      this.errors.delete(s);
+    } catch (e) {
+      this.errors.set(s, e instanceof Error ? e.message : String(e));
+    }
+    this.changed.fire(s);
+  }
+}
