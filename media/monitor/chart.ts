@@ -8,6 +8,7 @@
  * where it happens. The best-epoch marker is drawn on the canvas (it is in the PNG export).
  */
 import uPlot from 'uplot';
+import { decades, logFloor } from './axis.js';
 import { fmtCount, fmtElapsed, fmtLoss, fmtTick } from './format.js';
 import type { Frame, Range, XAxis, ZoomAction } from './frame.js';
 import type { Theme } from './theme.js';
@@ -117,7 +118,7 @@ export class LossChart {
         const x = frame.x ?? [0, 1];
         const y = frame.y ?? (log ? [0.01, 1] : [0, 1]);
         u.setScale('x', { min: x[0], max: x[1] });
-        u.setScale('y', { min: y[0], max: y[1] });
+        u.setScale('y', { min: log ? logFloor(y[0]) : y[0], max: y[1] });
       });
     } finally {
       this.applying = false;
@@ -233,13 +234,6 @@ export class LossChart {
     ctx.drawImage(src, 0, head);
     return out.toDataURL('image/png');
   }
-}
-
-/** 1, 2, 5, 10, 20, 50, ... up to 5 x 10^(n-1). */
-function decades(steps: number[], n: number): number[] {
-  const out: number[] = [];
-  for (let e = 0; e < n; e++) for (const s of steps) out.push(s * 10 ** e);
-  return out;
 }
 
 /** The y axis' width from its widest label, so long exponents are not cut. */

@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
+import { logFloor } from '../../media/monitor/axis.js';
 import { allowedCommands } from '../../media/monitor/commands.js';
 import { configRows, datasetRows, maxEpochsOf } from '../../media/monitor/describe.js';
 import { FramePlanner, panZoom } from '../../media/monitor/frame.js';
@@ -114,4 +115,14 @@ test('side panel rows from a sleap-nn config and a dataset summary', () => {
   assert.equal(ds['Labelled frames'], '1,200');
   assert.equal(ds['Skeleton fly'], '3 nodes: head, thorax, abdomen');
   assert.deepEqual(configRows(undefined), []);
+});
+
+test('regression: a log axis minimum sits on uPlot\'s tick grid (from 0.0997 its tick loop never ended)', () => {
+  for (const v of [0.0228, 0.0997, 0.1, 1, 0.3, 123.4, 3.3e-7, 0.09999999999, 9.99e-5, 5e-324, 1e300]) {
+    const f = logFloor(v);
+    assert.ok(f <= v && f > v / 10, `${v} -> ${f}`);
+    assert.match(f.toExponential(), /^\de[-+]\d+$/, `${v} -> ${f}: one significant digit`);
+  }
+  assert.equal(logFloor(0.0228), 0.02);
+  assert.equal(logFloor(0.0997), 0.09);
 });
