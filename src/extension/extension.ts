@@ -4,6 +4,7 @@ import { readStackInfo } from '../core/stackInfo.js';
 import { AgentLink } from './AgentLink.js';
 import { AgentProcess } from './agent/AgentProcess.js';
 import { registerAgentCommands, ROOM_TOKEN_SECRET } from './commands/agent.js';
+import { onDidShowError } from './commands/command.js';
 import { registerJobCommands } from './commands/jobs.js';
 import { registerModelCommands } from './commands/models.js';
 import { registerSubmitCommands } from './commands/submit.js';
@@ -26,6 +27,8 @@ export interface SleapRtcApi {
   monitors: MonitorPanels;
   statusBar: StatusBar;
   views: Views;
+  /** Each error message shown to the user, with its buttons. */
+  onDidShowError: typeof onDidShowError;
 }
 
 let active: { link: AgentLink } | undefined;
@@ -104,7 +107,7 @@ export function activate(context: vscode.ExtensionContext): SleapRtcApi {
 
   // Looked for (or started) in the background: activation returns at once.
   void link.supervisor.ensure().catch((e: unknown) => log.warn(`agent: ${String(e)}`));
-  return { services, state, link, monitors, statusBar, views };
+  return { services, state, link, monitors, statusBar, views, onDidShowError };
 }
 
 export async function deactivate(): Promise<void> {

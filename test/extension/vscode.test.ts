@@ -2,7 +2,7 @@
 // Chromium, against a real stack (store, server, builtin worker) started here. The extension
 // starts its own agent (the bundled CLI, as a user's would) against that stack.
 import assert from 'node:assert/strict';
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
@@ -34,7 +34,7 @@ test('the extension suite passes inside a real VS Code against a real stack', { 
   const dataset = join(workspace, 'mice.pkg.slp');
   await writeSyntheticSlp(dataset, { frames: 40, instancesPerFrame: 1, nodes: ['head', 'thorax', 'tail'], embedded: true });
   // Long enough epochs that pause, resume and an agent restart happen mid-training.
-  await writeFile(join(workspace, 'train.yaml'), 'trainer: builtin\ntrainer_config:\n  max_epochs: 40\n  min_train_steps_per_epoch: 300\n');
+  await writeFile(join(workspace, 'train.yaml'), 'trainer: builtin\ntrainer_config:\n  max_epochs: 200\n  min_train_steps_per_epoch: 2000\n');
   await writeFile(join(workspace, 'notes.txt'), 'not a dataset\n');
   stack = await spawnCli(['stack', '--no-agent', '--data', data, '--store-port', '0', '--server-port', '0'], { waitFor: /^stack ready/m, built: true, timeoutMs: 60_000, env: { SLEAP_RTC_DATA: data } });
 
@@ -47,6 +47,9 @@ test('the extension suite passes inside a real VS Code against a real stack', { 
     timeoutMs: 12 * 60_000,
     artifactsDir: artifacts,
   });
+  // The agent's log (the extension started it) and the stack's stderr, for a failure's reader.
+  await copyFile(join(data, 'agent', 'agent.log'), join(artifacts, 'agent.log')).catch(() => undefined);
+  await writeFile(join(artifacts, 'stack-stderr.log'), stack.stderrTail());
   const summary = result.log.map((l) => /^(\d+) passed, (\d+) failed$/.exec(l.trim())).find(Boolean);
   assert.ok(summary, `the suite printed no "N passed, N failed" line (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}); artifacts in ${artifacts}`);
   assert.equal(Number(summary[2]), 0, `${summary[2]} test(s) failed inside VS Code; see the [vscode] lines above and ${artifacts}`);

@@ -51,6 +51,8 @@ export interface SubmitRequest {
 interface Live {
   channel: JobChannel;
   history: JobHistory;
+  /** Events recorded so far: the ledger write of a record change, then the history append. */
+  persisted: Promise<void>;
   offs: Array<() => void>;
   /** The link the channel listens to (a new link re-attaches every job of its worker once). */
   link?: RtcLink;
@@ -210,8 +212,9 @@ export class JobManager {
   async close(): Promise<void> {
     this.closed = true;
     for (const w of this.links.values()) clearTimeout(w.timer);
-    for (const live of this.live.values()) this.dropLive(live);
+    const drops = [...this.live.values()].map((live) => this.dropLive(live));
     this.live.clear();
+    await Promise.allSettled(drops);
     await Promise.allSettled([...this.links.values()].map((w) => w.link?.close()));
     this.links.clear();
     await this.signaling?.close();
@@ -287,7 +290,7 @@ export class JobManager {
     if (this.live.has(job.id)) return;
     const history = new JobHistory(this.o.historyDir, job.id);
     const channel = new JobChannel(job.id, { afterSeq: history.lastSeq, log: this.log });
-    const live: Live = { channel, history, offs: [] };
+    const live: Live = { channel, history, offs: [], persisted: Promise.resolve() };
     this.live.set(job.id, live);
     live.offs.push(channel.onEvent((e) => this.onEvent(job.id, e)));
     if (!(await this.isPresent(job.worker!))) {
@@ -305,10 +308,7 @@ export class JobManager {
     live.channel.attach(link);
   }
 
-  private onEvent(jobId: string, e: JobEvent): void {
-    const live = this.live.get(jobId);
-    const job = this.o.ledger.job(jobId);
-    if (!live || !job) return;
+  private appendHistory(jobId: string, live: Live, e: JobEvent): void {
     const wasWriting = !live.history.failure;
     try {
       live.history.append(e);
@@ -318,6 +318,12 @@ export class JobManager {
     if (wasWriting && live.history.failure) {
       this.log.warn('the job history file stopped taking events: they are kept in memory, and a restarted agent asks the worker again; free disk space under the data folder', { job_id: jobId, file: live.history.file, error: live.history.failure.message });
     }
+  }
+
+  private onEvent(jobId: string, e: JobEvent): void {
+    const live = this.live.get(jobId);
+    const job = this.o.ledger.job(jobId);
+    if (!live || !job) return;
     let changed = false;
     if (e.type === 'status' && !FINAL.has(job.status) && job.status !== e.status) {
       job.status = e.status;
@@ -334,11 +340,19 @@ export class JobManager {
       if (!FINAL.has(job.status)) job.status = e.error.code === 'cancelled' ? 'cancelled' : 'failed';
       changed = true;
     }
+    // The ledger first, the history after: an event that changes the job record is appended
+    // only once the record is written. A kill -9 in between leaves the event out of the history,
+    // so the re-attached channel asks the worker for it again and the record catches up. (The
+    // other order lost it: a restarted agent held the event, never asked again, and kept a
+    // 'paused' job that trained, or a 'training' one that had completed.) Later events wait in
+    // the same chain, so the history stays in seq order.
+    const write = changed ? () => this.o.ledger.putJob(job).catch((err: unknown) => this.log.error('could not write the ledger', { error: String(err) })) : undefined;
+    live.persisted = live.persisted.then(async () => {
+      if (write) await write();
+      this.appendHistory(jobId, live, e);
+    });
     this.emit({ type: 'event', job: this.view(job), event: e });
-    if (changed) {
-      void this.o.ledger.putJob(job).catch((err: unknown) => this.log.error('could not write the ledger', { error: String(err) }));
-      this.emitState(job);
-    }
+    if (changed) this.emitState(job);
     // Not at once: the ack of a cancel or stop arrives after the job's last events (the worker
     // acknowledges once the job has ended), and must still find the channel.
     if (e.type === 'job_complete' || e.type === 'job_failed') setTimeout(() => this.release(jobId), RELEASE_AFTER_FINAL_MS).unref();
@@ -424,14 +438,15 @@ export class JobManager {
   private release(jobId: string): void {
     const live = this.live.get(jobId);
     if (!live) return;
-    this.dropLive(live);
+    void this.dropLive(live);
     this.live.delete(jobId);
   }
 
-  private dropLive(live: Live): void {
+  /** Stops following; the history closes once what is being recorded is written. */
+  private dropLive(live: Live): Promise<void> {
     for (const f of live.offs.splice(0)) f();
     live.channel.detach();
-    live.history.close();
+    return live.persisted.then(() => live.history.close());
   }
 
   // ---- links to workers ------------------------------------------------------------------------
@@ -585,7 +600,7 @@ export class JobManager {
       ...(j.worker ? { worker: j.worker } : {}),
       created_at: j.createdAt,
       updated_at: j.updatedAt,
-      ...(live ? { last_seq: live.history.lastSeq } : {}),
+      ...(live ? { last_seq: Math.max(live.channel.lastSeq, live.history.lastSeq) } : {}),
       ...(j.model ? { model: j.model } : {}),
       ...(j.error ? { error: j.error } : {}),
     };

@@ -1,11 +1,17 @@
 import * as vscode from 'vscode';
+import { Emitter } from '../../core/rtc/Emitter.js';
 import type { Services } from '../Services.js';
 import { describeError } from '../userError.js';
+
+const shown = new Emitter<{ message: string; actions: string[] }>();
+/** Every error message shown to the user (the API exposes it: tests read what users read). */
+export const onDidShowError = shown.event;
 
 /** Shows an error the user can act on (buttons for the next step); details go to the log. */
 export async function showError(s: Pick<Services, 'log'>, e: unknown, doing: string): Promise<void> {
   const { message, actions } = describeError(e, doing);
   s.log.error(message);
+  shown.fire({ message, actions: actions.map((a) => a.title) });
   if (e instanceof Error && e.stack) s.log.debug(e.stack);
   const picked = await vscode.window.showErrorMessage(message, ...actions.map((a) => a.title));
   const action = actions.find((a) => a.title === picked);

@@ -10,7 +10,7 @@ import { sendJobCommand } from '../commands/jobs.js';
 import { baseName } from '../format.js';
 import type { Services } from '../Services.js';
 import { historyPages } from './historyPages.js';
-import { monitorHtml } from './monitorHtml.js';
+import { monitorHtml } from '../../core/monitor/html.js';
 
 export const MONITOR_VIEW_TYPE = 'sleapRtc.monitor';
 
@@ -141,8 +141,9 @@ export class MonitorPanel implements vscode.Disposable {
   private async sendHistory(id: string, after: number): Promise<void> {
     const client = await this.s.agent.ensure();
     for await (const page of historyPages(client, id, after)) {
-      void this.post({ type: 'job', job: page });
-      this.sendEvents(id, page.events);
+      const { events, ...job } = page;
+      void this.post({ type: 'job', job });
+      this.sendEvents(id, events);
     }
   }
 

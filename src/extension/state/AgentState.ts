@@ -79,8 +79,11 @@ export class AgentState {
     } else if (ev.event === 'job') {
       const d = jobEventData.safeParse(ev.data);
       if (!d.success) return this.log(`ignored a job event that does not match its schema: ${d.error.issues[0]?.message}`);
+      const isNew = !this.jobs.has(d.data.job.id);
       const entry = this.entry(d.data.job);
       const before = entry.job.status;
+      // A job first seen by its events (submitted here or elsewhere): its config is read once.
+      if (isNew) void this.loadJob(d.data.job.id);
       entry.job = { ...d.data.job, config: entry.job.config ?? d.data.job.config };
       if (d.data.event) foldProgress(entry.progress, [d.data.event]);
       this.changed.fire('jobs');
@@ -125,6 +128,22 @@ export class AgentState {
         }),
       );
     });
+  }
+
+  /** One job's config (the events carry none). */
+  async loadJob(id: string): Promise<void> {
+    const c = this.client();
+    if (!c) return;
+    try {
+      const d = jobDetail.parse(await c.call('GET', `/api/jobs/${encodeURIComponent(id)}?after_seq=0&limit=1`));
+      const entry = this.jobs.get(id);
+      if (!entry) return;
+      entry.job = { ...entry.job, config: d.config };
+      entry.progress.maxEpochs = maxEpochsOf(d.config);
+      this.changed.fire('jobs');
+    } catch (e) {
+      this.log(`could not read job ${id}: ${e instanceof Error ? e.message : String(e)}`);
+    }
   }
 
   async loadWorkers(): Promise<void> {

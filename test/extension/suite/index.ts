@@ -7,5 +7,6 @@
 import './mocha.js';
 import './commands.suite.js';
 import './uploads.suite.js';
+import './training.suite.js';
 
 export { run } from './mocha.js';

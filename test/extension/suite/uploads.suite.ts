@@ -24,17 +24,19 @@ suite('uploads', () => {
     assert.ok(done.slp && done.slp.labeled_frames > 0, 'the agent read the labels file');
   });
 
-  test('a watched folder uploads a new dataset put into it', async () => {
+  test('a watched folder uploads a new dataset put into it', async function () {
+    this.timeout(120_000);
     const api = await sleap();
     const folder = join(testEnv.scratch(), 'watched');
     await mkdir(folder, { recursive: true });
-    await vscode.commands.executeCommand('sleapRtc.watchFolder', vscode.Uri.file(folder));
+    const watched = await vscode.commands.executeCommand<{ path: string } | undefined>('sleapRtc.watchFolder', vscode.Uri.file(folder));
+    assert.equal(watched?.path, folder, 'the command returns the watch');
     await until(() => api.state.watches.some((w) => w.path === folder), 10_000, () => `watches: ${JSON.stringify(api.state.watches)}`);
     const cfg = vscode.workspace.getConfiguration('sleapRtc').get<{ path: string }[]>('watchedFolders') ?? [];
     assert.ok(cfg.some((w) => w.path === folder), 'the folder is kept in sleapRtc.watchedFolders');
     const file = join(folder, 'new-labels.pkg.slp');
     await copyFile(testEnv.dataset(), file);
-    const up = await until(() => [...api.state.uploads.values()].find((u) => u.path === file && u.state === 'completed'), 60_000, () => `uploads: ${[...api.state.uploads.values()].map((u) => `${u.path} ${u.state}`).join('; ')}`);
+    const up = await until(() => [...api.state.uploads.values()].find((u) => u.path === file && u.state === 'completed'), 30_000, () => `uploads: ${[...api.state.uploads.values()].map((u) => `${u.path} ${u.state}`).join('; ')}`);
     assert.equal(up.size > 0, true);
     await vscode.commands.executeCommand('sleapRtc.unwatchFolder', { path: folder });
     await until(() => !api.state.watches.some((w) => w.path === folder), 10_000, () => 'the watch is still listed');
