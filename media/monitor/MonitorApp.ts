@@ -168,6 +168,8 @@ export class MonitorApp {
   /** The agent's view is authoritative up to its last_seq; a stream status after that is newer. */
   private applyJob(job: JobView): void {
     this.setStatus(job.status);
+    // Why a job failed is what the researcher needs first: the worker's message, in the status line.
+    if (job.status === 'failed' && job.error) this.commands.say(`Training failed (${job.error.code}): ${job.error.message}`, true);
     const latest = this.runs.get(job.id)?.series.epochs.latestStatus;
     if (latest && latest.seq > (job.last_seq ?? Number.POSITIVE_INFINITY)) this.setStatus(latest.status);
   }

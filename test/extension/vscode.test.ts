@@ -53,6 +53,7 @@ test('the extension suite passes inside a real VS Code against a real stack', { 
   const summary = result.log.map((l) => /^(\d+) passed, (\d+) failed$/.exec(l.trim())).find(Boolean);
   assert.ok(summary, `the suite printed no "N passed, N failed" line (exit ${result.exitCode}${result.timedOut ? ', timed out' : ''}); artifacts in ${artifacts}`);
   assert.equal(Number(summary[2]), 0, `${summary[2]} test(s) failed inside VS Code; see the [vscode] lines above and ${artifacts}`);
-  assert.ok(Number(summary[1]) >= 3, `only ${summary[1]} tests ran inside VS Code`);
+  // With SLEAP_RTC_TEST_GREP a subset runs; the whole suite has every test below.
+  if (!process.env.SLEAP_RTC_TEST_GREP) assert.ok(Number(summary[1]) >= 16, `only ${summary[1]} tests ran inside VS Code`);
   assert.equal(result.exitCode, 0);
 });

@@ -8,5 +8,6 @@ import './mocha.js';
 import './commands.suite.js';
 import './uploads.suite.js';
 import './training.suite.js';
+import './errors.suite.js';
 
 export { run } from './mocha.js';

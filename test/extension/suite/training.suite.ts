@@ -102,6 +102,17 @@ suite('a training job, from the submit flow to the end', () => {
     }, 60_000, () => `job is ${api.state.jobs.get(job.id)?.job.status}`);
     assert.ok(done.model?.model_id);
     await until(() => api.state.models.some((m) => m.id === done.model!.model_id), 20_000, () => 'the Models view does not list the model');
+    // The four views are filled from the agent: the upload, the job, the worker, the model.
+    const model = api.views.providers.models.getChildren().find((n) => n.id === `model:${done.model!.model_id}`);
+    assert.ok(model, 'the Models view lists the model');
+    assert.equal(api.views.providers.models.getTreeItem(model).contextValue, 'model');
+    await api.state.loadWorkers();
+    const workers = api.views.providers.workers.getChildren();
+    assert.ok(workers.length >= 1, 'the Workers view lists the stack worker');
+    assert.match(workers[0].row.description, /^(available|busy) · builtin · /);
+    assert.ok(api.views.providers.uploads.getChildren().some((n) => n.id.startsWith('upload:')), 'the Uploads view lists the dataset');
+    assert.match(api.views.providers.jobs.getChildren().find((n) => n.id === `job:${job.id}`)?.row.description ?? '', /^stopped/);
+    await screenshot('sidebar-after-training');
     const events = await history(api, job.id);
     const want = expectedFromHistory(events);
     const dom = await until(async () => {
