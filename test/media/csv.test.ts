@@ -1,7 +1,8 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import type { JobEvent } from '../../src/core/jobs/JobEventLog.js';
-import { CSV_HEADER, csvField, csvLines, csvNumber, historyPages } from '../../src/core/monitor/csv.js';
+import { CSV_HEADER, csvField, csvLines, csvNumber } from '../../src/core/monitor/csv.js';
+import { historyPages } from '../../src/core/monitor/historyPages.js';
 import { overlappingPages, syntheticRun } from './support/synthetic.js';
 
 async function text(pages: Iterable<readonly JobEvent[]> | AsyncIterable<readonly JobEvent[]>): Promise<string> {

@@ -9,7 +9,7 @@ import { webviewMessage, type ExtensionMessage, type RenderedMessage } from '../
 import { sendJobCommand } from '../commands/jobs.js';
 import { baseName } from '../format.js';
 import type { Services } from '../Services.js';
-import { historyPages } from './historyPages.js';
+import { jobEventPages, jobWithConfig } from './historyPages.js';
 import { monitorHtml } from '../../core/monitor/html.js';
 
 export const MONITOR_VIEW_TYPE = 'sleapRtc.monitor';
@@ -119,18 +119,13 @@ export class MonitorPanel implements vscode.Disposable {
   private async showJob(id: string, overlay = false): Promise<void> {
     const client = await this.s.agent.ensure();
     this.sent.set(id, 0);
+    // Live events that arrive while the history is read wait here (sent after it, deduplicated).
     this.buffered.set(id, []);
     try {
-      let first = true;
-      for await (const page of historyPages(client, id, 0)) {
-        if (first) {
-          first = false;
-          const { events: _e, ...job } = page;
-          const summary = await this.summaryOf(job).catch(() => undefined);
-          await this.post({ type: 'init', job_id: id, job, config: job.config ?? {}, ...(summary ? { summary } : {}), ...(overlay ? { overlay } : {}) });
-        }
-        this.sendEvents(id, page.events);
-      }
+      const job = await jobWithConfig(client, id);
+      const summary = await this.summaryOf(job).catch(() => undefined);
+      await this.post({ type: 'init', job_id: id, job, config: job.config ?? {}, ...(summary ? { summary } : {}), ...(overlay ? { overlay } : {}) });
+      for await (const events of jobEventPages(client, id, 0)) this.sendEvents(id, events);
     } finally {
       const buf = this.buffered.get(id) ?? [];
       this.buffered.delete(id);
@@ -140,14 +135,11 @@ export class MonitorPanel implements vscode.Disposable {
 
   private async sendHistory(id: string, after: number): Promise<void> {
     const client = await this.s.agent.ensure();
-    for await (const page of historyPages(client, id, after)) {
-      const { events, ...job } = page;
-      void this.post({ type: 'job', job });
-      this.sendEvents(id, events);
-    }
+    void this.post({ type: 'job', job: await jobWithConfig(client, id) });
+    for await (const events of jobEventPages(client, id, after)) this.sendEvents(id, events);
   }
 
-  private sendEvents(id: string, events: JobEvent[]): void {
+  private sendEvents(id: string, events: readonly JobEvent[]): void {
     const last = this.sent.get(id) ?? 0;
     const fresh = events.filter((e) => e.seq > last);
     if (!fresh.length) return;
@@ -176,10 +168,7 @@ export class MonitorPanel implements vscode.Disposable {
     const write = (text: string) => new Promise<void>((resolve, reject) => (out.write(text) ? resolve() : out.once('drain', resolve).once('error', reject)));
     let rows = 0;
     try {
-      const pages = (async function* () {
-        for await (const page of historyPages(client, id, 0)) yield page.events;
-      })();
-      for await (const chunk of csvLines(pages)) {
+      for await (const chunk of csvLines(jobEventPages(client, id, 0))) {
         rows += chunk.split('\n').length - 1;
         await write(chunk);
       }
