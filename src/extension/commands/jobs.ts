@@ -19,7 +19,7 @@ async function jobArg(s: Services, arg: unknown, what: (e: JobEntry) => boolean,
 export async function sendJobCommand(s: Services, jobId: string, command: JobCommandName): Promise<{ ok: boolean; job: JobView }> {
   const client = await s.agent.ensure();
   const r = await client.call<{ ok: boolean; job: JobView }>('POST', `/api/jobs/${encodeURIComponent(jobId)}/commands`, { command });
-  s.log.info(`job ${jobId}: ${command} acknowledged by the worker (now ${r.job.status})`);
+  s.log.info(`job ${jobId}: ${command} acknowledged by the worker`);
   return r;
 }
 

@@ -89,7 +89,7 @@ export class MonitorPanel implements vscode.Disposable {
         case 'command': {
           try {
             const r = await sendJobCommand(this.s, m.job_id, m.command);
-            await this.post({ type: 'ack', request_id: m.request_id, ok: r.ok, message: `${m.command}: acknowledged by the worker (now ${r.job.status})`, job: r.job });
+            await this.post({ type: 'ack', request_id: m.request_id, ok: r.ok, message: `${m.command}: acknowledged by the worker`, job: r.job });
           } catch (e) {
             await this.post({ type: 'ack', request_id: m.request_id, ok: false, message: e instanceof Error ? e.message : String(e) });
           }

@@ -4,6 +4,7 @@ import { Emitter } from '../../core/rtc/Emitter.js';
 import type { RenderedMessage } from '../../core/monitor/protocol.js';
 import { baseName } from '../format.js';
 import type { Services } from '../Services.js';
+import { jobWithConfig } from './historyPages.js';
 import { MONITOR_VIEW_TYPE, MonitorPanel } from './MonitorPanel.js';
 
 export type Rendered = RenderedMessage;
@@ -40,7 +41,8 @@ export class MonitorPanels implements vscode.Disposable {
       existing.panel.reveal();
       return existing;
     }
-    const job = this.s.state.jobs.get(jobId)?.job;
+    // A job just submitted may not be in the state yet: its view is read for the title.
+    const job = this.s.state.jobs.get(jobId)?.job ?? (await jobWithConfig(await this.s.agent.ensure(), jobId).catch(() => undefined));
     const title = `Monitor: ${job ? baseName(job.dataset) : jobId}`;
     const panel = vscode.window.createWebviewPanel(MONITOR_VIEW_TYPE, title, vscode.ViewColumn.Active, { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.s.context.extensionUri, 'media')] });
     return this.adopt(panel, jobId);

@@ -25,6 +25,14 @@ const workersBody = zod.object({ workers: zod.array(peerInfo) });
 const modelsBody = zod.object({ models: zod.array(manifestModel) });
 const watchesBody = zod.object({ watches: zod.array(zod.object({ path: zod.string(), auto_upload: zod.boolean() })) });
 
+/**
+ * A final job whose outcome is known: a model (job_complete follows the final status), an error,
+ * or a cancel. Announced then, so the notification can offer the model.
+ */
+function settled(j: JobView): boolean {
+  return FINAL_STATUSES.has(j.status) && (j.model !== undefined || j.error !== undefined || j.status === 'failed' || j.status === 'cancelled');
+}
+
 /** How many recent events of a running job are read to fill its row after a (re)load. */
 const TAIL_EVENTS = 400;
 
@@ -43,10 +51,12 @@ export class AgentState {
   /** Why a section could not be read (shown in its view), if it could not. */
   readonly errors = new Map<Section, string>();
 
+  /** Jobs seen running here: each is announced once when it has settled. */
+  private readonly watched = new Set<string>();
   private readonly changed = new Emitter<Section>();
   private readonly finished = new Emitter<JobEntry>();
   readonly onDidChange = this.changed.event;
-  /** A job that reached a final status while we watched (not on load): one notification each. */
+  /** A job seen running that has settled (final, with its model or error): one notification each. */
   readonly onDidFinishJob = this.finished.event;
 
   constructor(
@@ -87,7 +97,9 @@ export class AgentState {
       entry.job = { ...d.data.job, config: entry.job.config ?? d.data.job.config };
       if (d.data.event) foldProgress(entry.progress, [d.data.event]);
       this.changed.fire('jobs');
-      if (!FINAL_STATUSES.has(before) && FINAL_STATUSES.has(entry.job.status)) {
+      if (!FINAL_STATUSES.has(before)) this.watched.add(entry.job.id);
+      if (this.watched.has(entry.job.id) && settled(entry.job)) {
+        this.watched.delete(entry.job.id);
         this.finished.fire(entry);
         void this.loadModels();
         void this.loadWorkers();
@@ -113,6 +125,7 @@ export class AgentState {
         seen.add(j.id);
         const entry = this.entry(j);
         entry.job = { ...j, config: entry.job.config };
+        if (!FINAL_STATUSES.has(j.status)) this.watched.add(j.id);
       }
       for (const id of [...this.jobs.keys()]) if (!seen.has(id)) this.jobs.delete(id);
       // Config and the latest progress of each job (running ones: the tail of their history).

@@ -45,6 +45,7 @@ suite('a training job, from the submit flow to the end', () => {
     assert.ok(j?.id, 'the flow returns the submitted job');
     job = j;
     assert.ok(api.monitors.get(job.id), 'the monitor of the job is open');
+    assert.equal(api.monitors.get(job.id)!.panel.title, 'Monitor: mice.pkg.slp');
     const entry = await until(() => api.state.jobs.get(job.id)?.job.config, 20_000, () => 'the job has no config');
     assert.equal((entry.trainer_config as Record<string, unknown>).max_epochs, 200, 'the default config file (train.yaml) and its epochs were used');
   });
@@ -112,6 +113,7 @@ suite('a training job, from the submit flow to the end', () => {
     assert.match(workers[0].row.description, /^(available|busy) · builtin · /);
     assert.ok(api.views.providers.uploads.getChildren().some((n) => n.id.startsWith('upload:')), 'the Uploads view lists the dataset');
     assert.match(api.views.providers.jobs.getChildren().find((n) => n.id === `job:${job.id}`)?.row.description ?? '', /^stopped/);
+    await vscode.commands.executeCommand('workbench.view.extension.sleapRtc');
     await screenshot('sidebar-after-training');
     const events = await history(api, job.id);
     const want = expectedFromHistory(events);
@@ -134,15 +136,21 @@ suite('a training job, from the submit flow to the end', () => {
     assert.equal(after.bestEpoch, before.bestEpoch);
   });
 
-  test('Cancel reaches the worker', async () => {
+  test('a monitor opened mid-training (history, then live) and Cancel reaching the worker', async () => {
     const client = await api.services.agent.ensure();
-    const other = await client.call<JobView>('POST', '/api/jobs', { dataset: job.dataset, config: { trainer: 'builtin', trainer_config: { max_epochs: 40, min_train_steps_per_epoch: 2000 } } });
+    const other = await client.call<JobView>('POST', '/api/jobs', { dataset: job.dataset, config: { trainer: 'builtin', trainer_config: { max_epochs: 200, min_train_steps_per_epoch: 2000 } } });
+    await until(async () => (await history(api, other.id)).filter((e) => e.type === 'progress').length > 20, 60_000, () => `job is ${api.state.jobs.get(other.id)?.job.status}`);
     await vscode.commands.executeCommand('sleapRtc.openMonitor', other.id);
-    await until(() => api.state.jobs.get(other.id)?.job.status === 'training', 60_000, () => `job is ${api.state.jobs.get(other.id)?.job.status}`);
+    await until(async () => ((await monitorDom(other.id)).status === 'training' ? true : undefined), 20_000, () => 'the monitor does not show training');
     // Cancel discards the run: the button asks for a second click.
     await click('#cmd-cancel', { frameMatch: `data-job-id=${other.id}` });
     await click('#cmd-cancel', { frameMatch: `data-job-id=${other.id}` });
     await until(() => api.state.jobs.get(other.id)?.job.status === 'cancelled', 30_000, () => `job is ${api.state.jobs.get(other.id)?.job.status}`);
-    await until(async () => ((await monitorDom(other.id)).status === 'cancelled' ? true : undefined), 20_000, () => 'the monitor does not show cancelled');
+    const want = expectedFromHistory(await history(api, other.id));
+    const dom = await until(async () => {
+      const d = await monitorDom(other.id);
+      return d.status === 'cancelled' && d.lastSeq === want.lastSeq ? d : undefined;
+    }, 20_000, () => 'the monitor does not show cancelled');
+    assert.equal(dom.total, want.total, 'the history read mid-way and the live events join with no gap and no duplicate');
   });
 });
