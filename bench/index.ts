@@ -10,6 +10,10 @@ const commands: Record<string, { about: string; run(args: string[]): Promise<num
     about: 'one file to one S3 server by this engine, aws cli, rclone and boto3 (MiB/s, peak RSS, CPU seconds)',
     run: async (args) => (await import('./upload.js')).main(args),
   },
+  extension: {
+    about: 'the VS Code extension in a real VS Code against a real stack: activation, worker event -> pixel in the monitor, redraw with 1M points, .vsix size',
+    run: async (args) => (await import('./extension.js')).main(args),
+  },
   jobs: {
     about: 'jobs through the agent: submit -> first progress, event latency, killed worker, signaling restart (store, server, worker, agent processes)',
     run: async (args) => (await import('./jobs.js')).main(args),
@@ -17,7 +21,7 @@ const commands: Record<string, { about: string; run(args: string[]): Promise<num
 };
 
 function usage(): string {
-  return ['usage: npm run bench -- <command> [flags]', '', ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(8)} ${c.about}`)].join('\n');
+  return ['usage: npm run bench -- <command> [flags]', '', ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(9)} ${c.about}`)].join('\n');
 }
 
 const [name, ...args] = process.argv.slice(2);

@@ -5,6 +5,7 @@
 //   extension.mjs      dist/extension.cjs: the VS Code extension (CommonJS, `vscode` external)
 //   webviews.mjs       media/dist/: the Training Monitor's script and styles (browser, no Node)
 //   extensionTests.mjs dist/test/extension/: the suite that runs inside a real VS Code
+//   extensionBench.mjs dist/test/extension-bench/: `npm run bench -- extension`'s entry inside VS Code
 // `node scripts/build.mjs cli` builds only the named targets.
 import { rm } from 'node:fs/promises';
 
@@ -14,6 +15,7 @@ const targets = {
   extension: () => import('./build/extension.mjs'),
   webviews: () => import('./build/webviews.mjs'),
   extensionTests: () => import('./build/extensionTests.mjs'),
+  extensionBench: () => import('./build/extensionBench.mjs'),
 };
 const wanted = process.argv.slice(2);
 for (const name of wanted) if (!(name in targets)) throw new Error(`unknown build target ${name}: one of ${Object.keys(targets).join(', ')}`);
