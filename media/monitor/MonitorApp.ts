@@ -99,6 +99,9 @@ export class MonitorApp {
         run.summary = m.summary;
         run.series.epochs.maxEpochs = maxEpochsOf(m.config);
         if (!overlay) {
+          // The dataset is what the researcher recognises; the job id stays in the tooltip.
+          this.title.textContent = `Training monitor: ${m.job.dataset.split(/[\\/]/).pop() || m.job.dataset}`;
+          this.title.title = `job ${m.job_id}`;
           this.applyJob(m.job);
           this.side.setConfig(m.config);
           this.side.setSummary(m.summary);

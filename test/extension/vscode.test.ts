@@ -6,6 +6,8 @@ import { copyFile, mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
+import { readAgentConnection } from '../../src/core/agentConnection.js';
+import { AgentProcess } from '../../src/extension/agent/AgentProcess.js';
 import { repoRoot, spawnCli, type Spawned } from '../support/proc.js';
 import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { codeServerMissing } from '../support/vscode/codeServer.js';
@@ -21,6 +23,9 @@ before(async () => {
 });
 
 after(async () => {
+  // The extension started its agent detached (it outlives windows, by design): stop it here.
+  const agent = root ? readAgentConnection(join(root, 'data')) : undefined;
+  if (agent) await AgentProcess.stop(agent.pid).catch(() => undefined);
   await stack?.stop();
   if (root) await rm(root, { recursive: true, force: true });
 });

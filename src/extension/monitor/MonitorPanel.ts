@@ -13,6 +13,8 @@ import { jobEventPages, jobWithConfig } from './historyPages.js';
 import { monitorHtml } from '../../core/monitor/html.js';
 
 export const MONITOR_VIEW_TYPE = 'sleapRtc.monitor';
+/** How long events gather before they are posted together (about one frame). */
+const FLUSH_MS = 16;
 
 /**
  * One Training Monitor: a webview panel for a job (and the runs overlaid on it). The panel
@@ -26,6 +28,9 @@ export class MonitorPanel implements vscode.Disposable {
   private readonly sent = new Map<string, number>();
   /** Live events that arrived while a job's history was still being sent. */
   private readonly buffered = new Map<string, JobEvent[]>();
+  /** Events waiting for the next flush, per job (in seq order). */
+  private readonly outbox = new Map<string, JobEvent[]>();
+  private flushTimer: NodeJS.Timeout | undefined;
   private readonly subs: vscode.Disposable[] = [];
   private disposed = false;
   private readonly onDisposeListeners: (() => void)[] = [];
@@ -144,7 +149,19 @@ export class MonitorPanel implements vscode.Disposable {
     const fresh = events.filter((e) => e.seq > last);
     if (!fresh.length) return;
     this.sent.set(id, fresh[fresh.length - 1].seq);
-    void this.post({ type: 'events', job_id: id, events: fresh });
+    const q = this.outbox.get(id);
+    if (q) q.push(...fresh);
+    else this.outbox.set(id, [...fresh]);
+    // One message per frame and job, however many events arrived: a postMessage per event (a
+    // few hundred a second from a fast trainer) queued up in the webview's channel and the
+    // curve fell seconds behind (npm run bench -- extension).
+    this.flushTimer ??= setTimeout(() => this.flush(), FLUSH_MS);
+  }
+
+  private flush(): void {
+    this.flushTimer = undefined;
+    for (const [id, events] of this.outbox) void this.post({ type: 'events', job_id: id, events });
+    this.outbox.clear();
   }
 
   private async summaryOf(job: JobView) {
@@ -198,6 +215,7 @@ export class MonitorPanel implements vscode.Disposable {
   dispose(): void {
     if (this.disposed) return;
     this.disposed = true;
+    if (this.flushTimer) clearTimeout(this.flushTimer);
     for (const d of this.subs) d.dispose();
     this.panel.dispose();
     for (const fn of this.onDisposeListeners) fn();

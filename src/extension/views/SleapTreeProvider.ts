@@ -1,6 +1,8 @@
 import * as vscode from 'vscode';
 import type { Row } from './describe.js';
 
+const REFRESH_MS = 400;
+
 /** A tree node: a row plus the object the commands of its inline actions receive. */
 export interface Node<T = unknown> {
   row: Row;
@@ -23,13 +25,17 @@ export class SleapTreeProvider implements vscode.TreeDataProvider<Node>, vscode.
 
   constructor(private readonly nodes: () => Node[]) {}
 
-  /** Coalesces bursts of progress events into at most ~10 redraws a second. */
+  /**
+   * Coalesces bursts of progress events into at most ~2 redraws a second. Not more often:
+   * VS Code debounces a tree's change events by 200 ms and restarts the wait on each, so
+   * changes fired faster than that would hold the rows back until the burst ends.
+   */
   refresh(): void {
     if (this.pending) return;
     this.pending = setTimeout(() => {
       this.pending = undefined;
       this.changed.fire(undefined);
-    }, 100);
+    }, REFRESH_MS);
   }
 
   getTreeItem(n: Node): vscode.TreeItem {

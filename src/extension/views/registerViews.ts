@@ -42,7 +42,10 @@ export function registerViews(state: AgentState, subs: vscode.Disposable[]): Vie
   const show = (): void => {
     for (const [k, t] of Object.entries(trees) as [keyof typeof trees, vscode.TreeView<Node>][]) {
       const err = state.errors.get(k as Section);
-      t.message = banner ?? (err ? `Could not read ${k}: ${err}` : undefined);
+      const message = banner ?? (err ? `Could not read ${k}: ${err}` : undefined);
+      // Only when it changes: every assignment makes VS Code restart its refresh delay, and at
+      // a few hundred events a second the rows would never redraw (seen in the UI smoke test).
+      if (t.message !== message) t.message = message;
     }
   };
   subs.push({

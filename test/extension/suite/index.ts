@@ -9,5 +9,6 @@ import './commands.suite.js';
 import './uploads.suite.js';
 import './training.suite.js';
 import './errors.suite.js';
+import './stack.suite.js';
 
 export { run } from './mocha.js';
