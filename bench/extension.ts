@@ -110,6 +110,7 @@ export async function main(args: string[]): Promise<number> {
     ['(a) extension files loaded before activation', String(s.ourModulesLoaded.length), '0'],
     ['(a) ext.activate() (load dist/extension.cjs + activate)', ms(a.activateMs), `< ${GOALS.activationMs} ms`],
     ['(a)   of which VS Code loading the code (its perf marks)', ms(a.codeLoadMs), ''],
+    ['(a)   of which our activate() itself', ms(a.ownMs), ''],
     ['(a) activate() returned -> agent connected (bundled CLI started)', ms(a.agentConnectedMs), ''],
     ...v.latency.flatMap((l): [string, string, string][] => [
       [`(b) worker event -> pixel, ${l.name} (${l.eventsPerSecond.toFixed(0)} events/s): p50 / p99 (${l.samples.length} draws)`, `${ms(quantile(l.samples, 0.5))} / ${ms(quantile(l.samples, 0.99))}`, `p99 < ${GOALS.latencyP99Ms} ms`],

@@ -29,11 +29,14 @@ export interface SleapRtcApi {
   views: Views;
   /** Each error message shown to the user, with its buttons. */
   onDidShowError: typeof onDidShowError;
+  /** How long activate() itself ran (ms): VS Code's loading of the bundle comes before it. */
+  activationMs: number;
 }
 
 let active: { link: AgentLink } | undefined;
 
 export function activate(context: vscode.ExtensionContext): SleapRtcApi {
+  const started = performance.now();
   const log = vscode.window.createOutputChannel('SLEAP RTC', { log: true });
   context.subscriptions.push(log);
   let current = loadSettings(log);
@@ -107,7 +110,9 @@ export function activate(context: vscode.ExtensionContext): SleapRtcApi {
 
   // Looked for (or started) in the background: activation returns at once.
   void link.supervisor.ensure().catch((e: unknown) => log.warn(`agent: ${String(e)}`));
-  return { services, state, link, monitors, statusBar, views, onDidShowError };
+  const activationMs = performance.now() - started;
+  log.info(`activated in ${activationMs.toFixed(1)} ms`);
+  return { services, state, link, monitors, statusBar, views, onDidShowError, activationMs };
 }
 
 export async function deactivate(): Promise<void> {
