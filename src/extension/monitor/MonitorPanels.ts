@@ -20,19 +20,23 @@ export class MonitorPanels implements vscode.Disposable {
   /** Each draw of a monitor (tests and the latency benchmark read these). */
   readonly onDidRender = this.rendered.event;
 
+  /**
+   * Brings a monitor back after a window reload: VS Code hands over the panel and the state the
+   * webview saved (its job id); the points are then read from the agent again.
+   */
+  readonly serializer: vscode.WebviewPanelSerializer = {
+    deserializeWebviewPanel: async (panel, state: unknown) => {
+      const jobId = state && typeof state === 'object' && typeof (state as { job_id?: unknown }).job_id === 'string' ? (state as { job_id: string }).job_id : undefined;
+      if (!jobId || this.panels.has(jobId)) {
+        panel.dispose();
+        return;
+      }
+      this.adopt(panel, jobId);
+    },
+  };
+
   constructor(private readonly s: Services) {
-    s.context.subscriptions.push(
-      vscode.window.registerWebviewPanelSerializer(MONITOR_VIEW_TYPE, {
-        deserializeWebviewPanel: async (panel, state: unknown) => {
-          const jobId = state && typeof state === 'object' && typeof (state as { job_id?: unknown }).job_id === 'string' ? (state as { job_id: string }).job_id : undefined;
-          if (!jobId || this.panels.has(jobId)) {
-            panel.dispose();
-            return;
-          }
-          this.adopt(panel, jobId);
-        },
-      }),
-    );
+    s.context.subscriptions.push(vscode.window.registerWebviewPanelSerializer(MONITOR_VIEW_TYPE, this.serializer));
   }
 
   async open(jobId: string): Promise<MonitorPanel> {

@@ -136,6 +136,22 @@ suite('a training job, from the submit flow to the end', () => {
     assert.equal(after.bestEpoch, before.bestEpoch);
   });
 
+  test('a monitor restored by its serializer (as after a window reload) shows the same points', async () => {
+    const before = await monitorDom(job.id);
+    api.monitors.get(job.id)!.dispose();
+    await until(() => !api.monitors.get(job.id), 10_000, () => 'the monitor is still open');
+    // What VS Code does after a reload: a panel of our view type and the state the webview saved.
+    const panel = vscode.window.createWebviewPanel('sleapRtc.monitor', 'Monitor: mice.pkg.slp', vscode.ViewColumn.Active, {});
+    await api.monitors.serializer.deserializeWebviewPanel(panel, { job_id: job.id });
+    const after = await until(async () => {
+      const d = await monitorDom(job.id).catch(() => undefined);
+      return d && d.lastSeq === before.lastSeq ? d : undefined;
+    }, 30_000, () => 'the restored monitor did not get the history');
+    assert.equal(after.total, before.total);
+    assert.equal(after.bestEpoch, before.bestEpoch);
+    assert.ok(api.monitors.get(job.id), 'the restored panel is tracked (a second open reveals it)');
+  });
+
   test('a monitor opened mid-training (history, then live) and Cancel reaching the worker', async () => {
     const client = await api.services.agent.ensure();
     const other = await client.call<JobView>('POST', '/api/jobs', { dataset: job.dataset, config: { trainer: 'builtin', trainer_config: { max_epochs: 200, min_train_steps_per_epoch: 2000 } } });
