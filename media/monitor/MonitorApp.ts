@@ -39,6 +39,8 @@ export class MonitorApp {
   private status?: JobStatusValue;
   /** seq of the last status event applied from the stream. */
   private statusSeq = 0;
+  /** The freshest view of the main job applied: its status and the seq it holds up to. */
+  private jobView?: { status: JobStatusValue; seq: number };
   private theme: Theme = readTheme();
   private readonly planner = new FramePlanner();
   private frameRequested = false;
@@ -145,6 +147,7 @@ export class MonitorApp {
     this.view = undefined;
     this.status = undefined;
     this.statusSeq = 0;
+    this.jobView = undefined;
     this.state = { ...this.state, job_id: id, compared: restored };
     saveState(this.state);
     this.root.dataset.jobId = id;
@@ -168,13 +171,21 @@ export class MonitorApp {
     this.schedule();
   }
 
-  /** The agent's view is authoritative up to its last_seq; a stream status after that is newer. */
+  /**
+   * The status shown is the freshest one known, by seq: the agent's view of the job holds up to
+   * its last_seq, a status event in the stream after that is newer. A view older than one
+   * already applied is ignored: a command's answer can arrive after the job's next state (the
+   * worker acknowledges a pause before it pauses), and must not take 'paused' back to 'training'.
+   */
   private applyJob(job: JobView): void {
-    this.setStatus(job.status);
+    // A view without last_seq (a job the agent does not follow now) is taken as it is.
+    const seq = job.last_seq ?? Number.POSITIVE_INFINITY;
+    const older = job.last_seq !== undefined && this.jobView !== undefined && Number.isFinite(this.jobView.seq) && job.last_seq < this.jobView.seq;
+    if (older) return;
+    this.jobView = { status: job.status, seq };
     // Why a job failed is what the researcher needs first: the worker's message, in the status line.
     if (job.status === 'failed' && job.error) this.commands.say(`Training failed (${job.error.code}): ${job.error.message}`, true);
-    const latest = this.runs.get(job.id)?.series.epochs.latestStatus;
-    if (latest && latest.seq > (job.last_seq ?? Number.POSITIVE_INFINITY)) this.setStatus(latest.status);
+    this.showStatus();
   }
 
   /** A status event newer than any applied (replays of old ones change nothing). */
@@ -182,7 +193,14 @@ export class MonitorApp {
     const latest = run.series.epochs.latestStatus;
     if (!latest || latest.seq <= this.statusSeq) return;
     this.statusSeq = latest.seq;
-    if (latest.seq > (run.job?.last_seq ?? 0)) this.setStatus(latest.status);
+    this.showStatus();
+  }
+
+  private showStatus(): void {
+    const latest = this.mainId ? this.runs.get(this.mainId)?.series.epochs.latestStatus : undefined;
+    const v = this.jobView;
+    if (latest && (!v || latest.seq > v.seq)) this.setStatus(latest.status);
+    else if (v) this.setStatus(v.status);
   }
 
   private setStatus(s: JobStatusValue): void {
@@ -265,6 +283,7 @@ export class MonitorApp {
     d.status = this.status ?? '';
     d.drawMs = ms.toFixed(2);
     d.lastSeq = String(main?.series.lastSeq ?? 0);
+    if (this.chart.yRange) [d.yMin, d.yMax] = this.chart.yRange.map(String);
     if (best) d.bestEpoch = String(best.epoch);
     else delete d.bestEpoch;
     if (this.mainId) post({ type: 'rendered', job_id: this.mainId, points: frame.drawn, total: frame.total, ...(best ? { best_epoch: best.epoch } : {}), last_seq: main?.series.lastSeq ?? 0, draw_ms: ms, t: Date.now() });

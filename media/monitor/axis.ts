@@ -17,6 +17,21 @@ export function logFloor(v: number): number {
   return out;
 }
 
+/** The most decades a log axis spans: losses fall by orders of magnitude, not by thirty. */
+export const MAX_LOG_DECADES = 8;
+
+/**
+ * The y range of a log axis: at most MAX_LOG_DECADES below the top (a loss that reaches ~0,
+ * 6.9e-33 with a one-frame dataset, otherwise stretched the axis over 30 decades, flattened
+ * every curve, and made uPlot's tick loop run for minutes: the whole window froze), its
+ * minimum on uPlot's tick grid (logFloor). Points below are clipped at the bottom edge.
+ */
+export function logRange(min: number, max: number): [number, number] {
+  if (!(max > 0) || !Number.isFinite(max)) return [min, max];
+  const floor = max / 10 ** MAX_LOG_DECADES;
+  return [logFloor(min > floor && Number.isFinite(min) ? min : floor), max];
+}
+
 /** 1, 2, 5, 10, 20, 50, ... up to 5 x 10^(n-1): tick increments for counts. */
 export function decades(steps: number[], n: number): number[] {
   const out: number[] = [];

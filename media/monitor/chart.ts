@@ -8,7 +8,7 @@
  * where it happens. The best-epoch marker is drawn on the canvas (it is in the PNG export).
  */
 import uPlot from 'uplot';
-import { decades, logFloor } from './axis.js';
+import { decades, logRange } from './axis.js';
 import { fmtCount, fmtElapsed, fmtLoss, fmtTick } from './format.js';
 import type { Frame, Range, XAxis, ZoomAction } from './frame.js';
 import type { Theme } from './theme.js';
@@ -40,6 +40,8 @@ const KEYS: Record<string, ZoomAction> = { ArrowLeft: 'left', ArrowRight: 'right
 const AXIS_LABEL: Record<XAxis, string> = { epoch: 'epoch', step: 'step (batches)', time: 'time since start' };
 
 export class LossChart {
+  /** The y range of the last draw (after the log axis' limits), for tests. */
+  yRange: [number, number] | undefined;
   readonly root: HTMLElement;
   private readonly plot: HTMLElement;
   private readonly legend: HTMLElement;
@@ -118,7 +120,9 @@ export class LossChart {
         const x = frame.x ?? [0, 1];
         const y = frame.y ?? (log ? [0.01, 1] : [0, 1]);
         u.setScale('x', { min: x[0], max: x[1] });
-        u.setScale('y', { min: log ? logFloor(y[0]) : y[0], max: y[1] });
+        const [ymin, ymax] = log ? logRange(y[0], y[1]) : y;
+        this.yRange = [ymin, ymax];
+        u.setScale('y', { min: ymin, max: ymax });
       });
     } finally {
       this.applying = false;

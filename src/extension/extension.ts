@@ -181,6 +181,8 @@ async function runLocalStack(s: Services, link: AgentLink, context: vscode.Exten
     s.log.info(`local stack running (pid ${pid}, data folder ${dir}); its log is ${dir}/stack.log`);
     await link.supervisor.ensure();
     await s.state.reload();
-    return readStackInfo(dir);
+    const info = readStackInfo(dir);
+    void vscode.window.showInformationMessage(`SLEAP RTC: the local stack runs (server ${info?.server_url ?? '?'}, room ${info?.room ?? '?'}, a builtin CPU worker). Upload a dataset or submit a job next.`, 'Submit Training Job').then((a) => a && vscode.commands.executeCommand('sleapRtc.submitJob'));
+    return info;
   });
 }

@@ -230,7 +230,7 @@ test('the packaged extension, from the command palette: sidebar, a job submitted
         mark(`monitor at ${seen.epochsDone} epochs, ${seen.drawn} of ${seen.total} points drawn, best epoch ${seen.bestEpoch}`);
         // The tab names the dataset (a job just submitted is read from the agent for its title).
         const tab = await page.evaluate(() => document.querySelector<HTMLElement>('.tabs-container .tab.active')?.innerText.trim() ?? '');
-        assert.equal(tab, 'Monitor: mice.pkg.slp', 'the active tab is the monitor of the job, named after its dataset');
+        assert.match(tab ?? '', /^Monitor: mice\.pkg\.slp · [0-9a-f]{6}$/, 'the active tab is the monitor of the job, named after its dataset');
         assert.match(seen.text, /Status\s+training/, 'the side panel shows the status');
         assert.match(seen.text, new RegExp(`Epochs done\\s+${seen.epochsDone} / 40`), 'the side panel shows the epochs done of 40');
         assert.match(seen.text, /Best validation\s+\d/, 'the side panel shows the best validation loss');

@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { logFloor } from '../../media/monitor/axis.js';
+import { logFloor, logRange } from '../../media/monitor/axis.js';
 import { allowedCommands } from '../../media/monitor/commands.js';
 import { configRows, datasetRows, maxEpochsOf } from '../../media/monitor/describe.js';
 import { FramePlanner, panZoom } from '../../media/monitor/frame.js';
@@ -125,4 +125,11 @@ test('regression: a log axis minimum sits on uPlot\'s tick grid (from 0.0997 its
   }
   assert.equal(logFloor(0.0228), 0.02);
   assert.equal(logFloor(0.0997), 0.09);
+});
+
+test('regression: a log axis spans at most 8 decades below its top (a loss of 6.9e-33 froze the window)', () => {
+  assert.deepEqual(logRange(6.9e-33, 0.2), [2e-9, 0.2]);
+  assert.deepEqual(logRange(0.0228, 0.2), [0.02, 0.2]);
+  assert.deepEqual(logRange(5e-324, 1), [1e-8, 1]);
+  assert.deepEqual(logRange(Number.NaN, 1), [1e-8, 1]);
 });

@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { ManifestModel } from '../../core/schemas/manifest.js';
-import { bytes } from '../format.js';
+import { bytes, loss, shortDate } from '../format.js';
 import type { Services } from '../Services.js';
 import { pickOne, register } from './command.js';
 import { localPath } from './uploads.js';
@@ -10,7 +10,7 @@ export function registerModelCommands(s: Services): void {
     let id = typeof arg === 'string' ? arg : arg && typeof arg === 'object' && 'id' in arg ? String((arg as ManifestModel).id) : undefined;
     if (!id) {
       await s.state.loadModels();
-      const m = await pickOne(s.state.models, (m) => ({ label: m.alias ?? m.id, description: `${m.model_type} · ${bytes(m.size_bytes)}`, detail: m.s3_path }), 'Download which model?', 'no model in this room yet: train one first');
+      const m = await pickOne(s.state.models, (m) => ({ label: m.alias ?? m.id, description: [m.model_type, m.training.final_loss !== null ? `final loss ${loss(m.training.final_loss)}` : '', `${m.training.epochs} epochs`, shortDate(m.trained_at), bytes(m.size_bytes)].filter(Boolean).join(' · '), detail: m.s3_path }), 'Download which model?', 'no model in this room yet: train one first');
       id = m?.id;
       if (!id) return undefined;
     }

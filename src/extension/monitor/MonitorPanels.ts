@@ -47,7 +47,8 @@ export class MonitorPanels implements vscode.Disposable {
     }
     // A job just submitted may not be in the state yet: its view is read for the title.
     const job = this.s.state.jobs.get(jobId)?.job ?? (await jobWithConfig(await this.s.agent.ensure(), jobId).catch(() => undefined));
-    const title = `Monitor: ${job ? baseName(job.dataset) : jobId}`;
+    // The dataset names the tab; the end of the job id tells runs on one dataset apart.
+    const title = `Monitor: ${job ? `${baseName(job.dataset)} · ${jobId.slice(-6)}` : jobId}`;
     const panel = vscode.window.createWebviewPanel(MONITOR_VIEW_TYPE, title, vscode.ViewColumn.Active, { enableScripts: true, localResourceRoots: [vscode.Uri.joinPath(this.s.context.extensionUri, 'media')] });
     return this.adopt(panel, jobId);
   }

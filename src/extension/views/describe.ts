@@ -70,7 +70,7 @@ export function workerRow(w: PeerInfo): Row {
 
 export function modelRow(m: ManifestModel): Row {
   const t = m.training;
-  const parts = [m.model_type, t.final_loss !== null ? `loss ${loss(t.final_loss)}` : '', `${t.epochs} epochs`, shortDate(m.trained_at)];
+  const parts = [m.model_type, t.final_loss !== null ? `final loss ${loss(t.final_loss)}` : '', `${t.epochs} epochs`, shortDate(m.trained_at)];
   const tip = [`model ${m.id}${m.alias ? ` (${m.alias})` : ''}`, `at ${m.s3_path}`, `${bytes(m.size_bytes)}`, `dataset ${t.dataset_hash}`, m.trained_on_worker && `trained on ${m.trained_on_worker}`, `training took ${duration(t.training_duration_sec)}`];
   return { label: m.alias ? `${m.alias} (${m.id})` : m.id, description: parts.filter(Boolean).join(' · '), tooltip: tip.filter(Boolean).join('\n'), context: 'model', icon: 'package' };
 }

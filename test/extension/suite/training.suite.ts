@@ -45,7 +45,7 @@ suite('a training job, from the submit flow to the end', () => {
     assert.ok(j?.id, 'the flow returns the submitted job');
     job = j;
     assert.ok(api.monitors.get(job.id), 'the monitor of the job is open');
-    assert.equal(api.monitors.get(job.id)!.panel.title, 'Monitor: mice.pkg.slp');
+    assert.equal(api.monitors.get(job.id)!.panel.title, `Monitor: mice.pkg.slp · ${job.id.slice(-6)}`);
     const entry = await until(() => api.state.jobs.get(job.id)?.job.config, 20_000, () => 'the job has no config');
     assert.equal((entry.trainer_config as Record<string, unknown>).max_epochs, 200, 'the default config file (train.yaml) and its epochs were used');
   });
@@ -115,12 +115,14 @@ suite('a training job, from the submit flow to the end', () => {
     assert.match(api.views.providers.jobs.getChildren().find((n) => n.id === `job:${job.id}`)?.row.description ?? '', /^stopped/);
     await vscode.commands.executeCommand('workbench.view.extension.sleapRtc');
     await screenshot('sidebar-after-training');
-    const events = await history(api, job.id);
-    const want = expectedFromHistory(events);
+    let want = expectedFromHistory([]);
+    let where = '';
     const dom = await until(async () => {
+      want = expectedFromHistory(await history(api, job.id));
       const d = await monitorDom(job.id);
+      where = `monitor at seq ${d.lastSeq}, history at ${want.lastSeq}`;
       return d.lastSeq === want.lastSeq ? d : undefined;
-    }, 20_000, () => 'the monitor did not get the last event');
+    }, 20_000, () => where);
     assert.equal(dom.total, want.total, 'every point of the history once: no gap, no duplicate');
     assert.equal(dom.bestEpoch, want.bestEpoch, 'the best validation epoch');
     assert.equal(dom.status, 'stopped');
@@ -137,7 +139,8 @@ suite('a training job, from the submit flow to the end', () => {
   });
 
   test('a monitor restored by its serializer (as after a window reload) shows the same points', async () => {
-    const before = await monitorDom(job.id);
+    // The frame of the webview reloaded just before may still be replaced: read it once it holds.
+    const before = await until(() => monitorDom(job.id).catch(() => undefined), 20_000, () => 'the monitor cannot be read');
     api.monitors.get(job.id)!.dispose();
     await until(() => !api.monitors.get(job.id), 10_000, () => 'the monitor is still open');
     // What VS Code does after a reload: a panel of our view type and the state the webview saved.
@@ -162,11 +165,15 @@ suite('a training job, from the submit flow to the end', () => {
     await click('#cmd-cancel', { frameMatch: `data-job-id=${other.id}` });
     await click('#cmd-cancel', { frameMatch: `data-job-id=${other.id}` });
     await until(() => api.state.jobs.get(other.id)?.job.status === 'cancelled', 30_000, () => `job is ${api.state.jobs.get(other.id)?.job.status}`);
-    const want = expectedFromHistory(await history(api, other.id));
+    // Both read again until they agree on the last event (the agent records the last ones a moment after it relays them).
+    let want = expectedFromHistory([]);
+    let seen = '';
     const dom = await until(async () => {
+      want = expectedFromHistory(await history(api, other.id));
       const d = await monitorDom(other.id);
+      seen = `monitor ${d.status} at seq ${d.lastSeq}, history at ${want.lastSeq}`;
       return d.status === 'cancelled' && d.lastSeq === want.lastSeq ? d : undefined;
-    }, 20_000, () => 'the monitor does not show cancelled');
+    }, 20_000, () => seen);
     assert.equal(dom.total, want.total, 'the history read mid-way and the live events join with no gap and no duplicate');
   });
 });
