@@ -260,7 +260,7 @@ test('the packaged extension, from the command palette: sidebar, a job submitted
         const end = await waitFor(
           async () => {
             const sb = await sidebar(page);
-            return pane(sb, 'Jobs')?.rows.some((r) => /^mice\.pkg\.slp\s*completed · epoch 40\/40 · loss /.test(r)) && pane(sb, 'Models')?.rows.some((r) => /^job-[\w-]+\s*builtin · loss [\d.e-]+ · 40 epochs/.test(r)) ? sb : undefined;
+            return pane(sb, 'Jobs')?.rows.some((r) => /^mice\.pkg\.slp\s*completed · epoch 40\/40 · loss /.test(r)) && pane(sb, 'Models')?.rows.some((r) => /^job-[\w-]+\s*builtin · final loss [\d.e-]+ · 40 epochs/.test(r)) ? sb : undefined;
           },
           'the Jobs view to show the job completed and the Models view its model',
           90_000,
