@@ -199,8 +199,11 @@ test('the packaged extension, from the command palette: sidebar, a job submitted
         // From now on, what the Jobs row says, sampled every 100 ms (the job lasts only seconds).
         const jobRows = new Set<string>();
         let sampling = true;
+        // Bounded, and ends with the page: a failure below must not leave this loop (and the
+        // test process) running (seen in CI: the file never exited after an assertion failed).
+        const samplingEnds = Date.now() + 300_000;
         const sampler = (async () => {
-          while (sampling) {
+          while (sampling && !page.isClosed() && Date.now() < samplingEnds) {
             const job = pane(await sidebar(page).catch(() => []), 'Jobs')?.rows.find((r) => r.startsWith('mice.pkg.slp'));
             if (job) jobRows.add(job.replace(/ · loss .*/, '').replace(/epoch \d+/, 'epoch N'));
             await new Promise((r) => setTimeout(r, 100));
