@@ -33,6 +33,11 @@ export class Watches {
     if (!st) throw new AppError('not_found', `${abs} does not exist; give an existing folder to watch`);
     if (!st.isDirectory()) throw new AppError('bad_request', `${abs} is not a folder; only folders can be watched`);
     const w: LedgerWatch = { path: abs, autoUpload };
+    // The same watch again is a no-op: restarting the watcher would treat a file written during
+    // the restart as already there (ignoreInitial) and never upload it (seen when a client
+    // re-added a folder it had just added).
+    const same = this.o.ledger.data.watches.find((x) => x.path === abs);
+    if (same && same.autoUpload === autoUpload && this.watchers.has(abs)) return { ...same };
     await this.stop(abs);
     await this.start(w);
     await this.o.ledger.setWatches([...this.o.ledger.data.watches.filter((x) => x.path !== abs), w]);

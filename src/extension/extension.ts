@@ -85,6 +85,17 @@ export function activate(context: vscode.ExtensionContext): SleapRtcApi {
     if (!connected) state.clear();
   }));
   on(state.onDidFinishJob((e) => void notifyFinished(e)));
+  // The walkthrough's steps complete on what happened, not on a command that may have been cancelled.
+  const done = { hasUpload: false, hasJob: false };
+  on(state.onDidChange(() => {
+    const now = { hasUpload: done.hasUpload || state.uploadList().some((u) => u.state === 'completed'), hasJob: done.hasJob || state.jobs.size > 0 };
+    for (const k of ['hasUpload', 'hasJob'] as const) {
+      if (now[k] && !done[k]) {
+        done[k] = true;
+        void vscode.commands.executeCommand('setContext', `sleapRtc.${k}`, true);
+      }
+    }
+  }));
 
   // Workers come and go without events to the agent: re-read them while the view is visible.
   const workersTimer = setInterval(() => {
@@ -133,6 +144,8 @@ function loadSettings(log: vscode.LogOutputChannel): Settings {
 async function syncWatches(s: Services): Promise<void> {
   const client = s.agent.current();
   if (!client) return;
+  // What the agent watches now (the state may not have caught up with a watch just added).
+  await s.state.loadWatches();
   const have = new Set(s.state.watches.map((w) => w.path));
   for (const w of s.settings().watchedFolders) {
     if (have.has(w.path)) continue;

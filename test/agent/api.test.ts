@@ -247,6 +247,20 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     assert.equal((await agent.api('/api/watches', { method: 'DELETE', body: { path: folder } })).status, 404);
   });
 
+  test('regression: adding a watched folder again does not restart its watcher (a file written meanwhile was never uploaded)', { timeout: 60_000 }, async () => {
+    const folder = join(env.dir, 'watched-twice');
+    await mkdir(folder);
+    assert.equal((await agent.api('/api/watches', { body: { path: folder, auto_upload: true } })).status, 201);
+    const tmp = join(env.dir, 'twice.slp');
+    await writeSyntheticSlp(tmp, { frames: 6, instancesPerFrame: 1, nodes: 3 });
+    // The same watch again (as the extension's settings sync does), and the file at once.
+    const again = agent.api('/api/watches', { body: { path: folder, auto_upload: true } });
+    await copyFile(tmp, join(folder, 'twice.slp'));
+    assert.equal((await again).status, 201);
+    await waitFor(() => agent.api('/api/uploads').then((r) => r.body.uploads.find((u: any) => u.path === join(folder, 'twice.slp') && u.state === 'completed')), 'the file written while the watch was added again is uploaded');
+    assert.equal((await agent.api('/api/watches', { method: 'DELETE', body: { path: folder } })).status, 204);
+  });
+
   test('regression: a watched file whose upload failed is uploaded again when it changes', { timeout: 90_000 }, async () => {
     const folder = join(env.dir, 'watched-again');
     await mkdir(folder);
