@@ -6,13 +6,25 @@ import { statusText } from './statusText.js';
 export class StatusBar implements vscode.Disposable {
   private readonly item = vscode.window.createStatusBarItem('sleapRtc.status', vscode.StatusBarAlignment.Left, 50);
   private problem: string | undefined;
+  private timer: NodeJS.Timeout | undefined;
   private readonly off: () => void;
 
   constructor(private readonly state: AgentState) {
     this.item.name = 'SLEAP RTC';
     this.off = state.onDidChange((s) => {
-      if (s === 'uploads' || s === 'jobs') this.update();
+      if (s === 'uploads' || s === 'jobs') this.schedule();
     });
+  }
+
+  /**
+   * At most four updates a second: each one is a message to the window, and a trainer's batch
+   * events (hundreds a second) competed with the monitor's draws for the renderer.
+   */
+  private schedule(): void {
+    this.timer ??= setTimeout(() => {
+      this.timer = undefined;
+      this.update();
+    }, 250);
   }
 
   /** The agent's trouble, shown instead of progress until cleared (undefined). */
@@ -43,6 +55,7 @@ export class StatusBar implements vscode.Disposable {
   }
 
   dispose(): void {
+    if (this.timer) clearTimeout(this.timer);
     this.off();
     this.item.dispose();
   }
