@@ -3,6 +3,7 @@
 // zeromq stays out: a native addon that only the sleap-nn trainer loads (lazily), on GPU workers
 // that install the package. Split like dist/cli.js so `agent` loads only what the agent needs.
 import { build } from 'esbuild';
+import { nodeBundle } from './node.mjs';
 import { rm } from 'node:fs/promises';
 
 export default async function buildBundled() {
@@ -13,14 +14,11 @@ export default async function buildBundled() {
     outExtension: { '.js': '.mjs' },
     chunkNames: 'chunks/[name]-[hash]',
     splitting: true,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
+    ...nodeBundle,
     format: 'esm',
     external: ['zeromq'],
     // Some bundled CommonJS dependencies call require() for Node built-ins.
     banner: { js: "import { createRequire as __sleapRtcRequire } from 'node:module'; const require = __sleapRtcRequire(import.meta.url);" },
     legalComments: 'none',
-    logLevel: 'warning',
   });
 }

@@ -3,6 +3,7 @@
 // loads neither werift nor h5wasm nor the AWS SDK (dependencies stay external; a single bundle
 // would import every one of them at start: 134 MiB RSS instead of ~50 for the store).
 import { build } from 'esbuild';
+import { nodeBundle } from './node.mjs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 
 export default async function buildCli() {
@@ -12,13 +13,10 @@ export default async function buildCli() {
     outdir: 'dist',
     chunkNames: 'chunks/[name]-[hash]',
     splitting: true,
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
+    ...nodeBundle,
     format: 'esm',
     sourcemap: true,
     packages: 'external',
-    logLevel: 'warning',
   });
   // The shebang goes on the entry only (a banner would put it in every chunk).
   const entry = await readFile('dist/cli.js', 'utf8');

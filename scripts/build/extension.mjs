@@ -1,14 +1,13 @@
 // dist/extension.cjs: the VS Code extension. CommonJS (the extension host require()s `main`),
 // `vscode` provided by the host, every other dependency bundled in (the .vsix has no node_modules).
 import { build } from 'esbuild';
+import { nodeBundle } from './node.mjs';
 
 export default async function buildExtension() {
   await build({
     entryPoints: ['src/extension/extension.ts'],
     outfile: 'dist/extension.cjs',
-    bundle: true,
-    platform: 'node',
-    target: 'node20',
+    ...nodeBundle,
     format: 'cjs',
     external: ['vscode'],
     sourcemap: true,
@@ -16,6 +15,5 @@ export default async function buildExtension() {
     // zod and yaml), and that was half of the activation time measured by bench extension.
     minify: true,
     legalComments: 'none',
-    logLevel: 'warning',
   });
 }
