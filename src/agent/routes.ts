@@ -57,12 +57,12 @@ export function agentRoutes(o: { uploads: UploadManager; watches: Watches; jobs:
     res.status(201).json(await o.jobs.submit(body));
   });
   r.get('/jobs', (_req, res) => void res.json({ jobs: o.jobs.list() }));
-  r.get('/jobs/:id', (req, res) => {
+  r.get('/jobs/:id', async (req, res) => {
     const after = req.query.after_seq === undefined ? 0 : Number(req.query.after_seq);
     if (!Number.isInteger(after) || after < 0) throw new AppError('bad_request', 'after_seq must be a whole number >= 0');
     const limit = req.query.limit === undefined ? undefined : Number(req.query.limit);
     if (limit !== undefined && (!Number.isInteger(limit) || limit < 1)) throw new AppError('bad_request', 'limit must be a whole number >= 1 (the most events to return; page on with after_seq)');
-    res.json(o.jobs.get(req.params.id, after, limit));
+    res.json(await o.jobs.get(req.params.id, after, limit));
   });
   r.post('/jobs/:id/commands', async (req, res) => {
     const body = parseWith(jobCommandBody, bodyOf(req), 'command');

@@ -138,10 +138,13 @@ export class JobManager {
   }
 
   /** A job with its progress history (the events after `afterSeq`, at most `limit`). */
-  get(id: string, afterSeq = 0, limit?: number): JobView & { config: TrainingConfig; events: JobEvent[] } {
+  async get(id: string, afterSeq = 0, limit?: number): Promise<JobView & { config: TrainingConfig; events: JobEvent[] }> {
     const j = this.need(id);
     // A job not followed now is only read: opening a JobHistory would also repair the file.
     const live = this.live.get(j.id);
+    // Every event already relayed (SSE) is in the history once what is being recorded is written:
+    // a client that saw a gap in the stream and reads the history must find the missing events.
+    if (live) await live.persisted;
     const events = live ? live.history.after(afterSeq, limit) : JobHistory.read(JobHistory.fileOf(this.o.historyDir, j.id), afterSeq, limit);
     return { ...this.view(j), config: j.config, events };
   }
