@@ -108,9 +108,11 @@ export async function main(args: string[]): Promise<number> {
   const rows: [string, string, string][] = [
     ['(a) active after start-up, before any SLEAP command', String(s.isActive), 'false'],
     ['(a) extension files loaded before activation', String(s.ourModulesLoaded.length), '0'],
-    ['(a) ext.activate() (load dist/extension.cjs + activate)', ms(a.activateMs), `< ${GOALS.activationMs} ms`],
-    ['(a)   of which VS Code loading the code (its perf marks)', ms(a.codeLoadMs), ''],
-    ['(a)   of which our activate() itself', ms(a.ownMs), ''],
+    ['(a) activation as VS Code reports it: loading the code + activate() (its perf marks)', a.codeLoadMs !== undefined && a.activateCallMs !== undefined ? ms(a.codeLoadMs + a.activateCallMs) : '–', `< ${GOALS.activationMs} ms`],
+    ['(a)   loading dist/extension.cjs', ms(a.codeLoadMs), ''],
+    ['(a)   activate() called until it returned; as activate() measured itself', `${ms(a.activateCallMs)}; ${ms(a.ownMs)}`, ''],
+    ['(a) ext.activate() awaited by another extension (+ VS Code preparing the context)', ms(a.activateMs), ''],
+    ['(a)   of which waiting for the context after the code loaded', ms(a.contextWaitMs), ''],
     ['(a) activate() returned -> agent connected (bundled CLI started)', ms(a.agentConnectedMs), ''],
     ...v.latency.flatMap((l): [string, string, string][] => [
       [`(b) worker event -> pixel, ${l.name} (${l.eventsPerSecond.toFixed(0)} events/s): p50 / p99 (${l.samples.length} draws)`, `${ms(quantile(l.samples, 0.5))} / ${ms(quantile(l.samples, 0.99))}`, `p99 < ${GOALS.latencyP99Ms} ms`],

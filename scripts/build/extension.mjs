@@ -2,6 +2,7 @@
 // `vscode` provided by the host, every other dependency bundled in (the .vsix has no node_modules).
 import { build } from 'esbuild';
 import { nodeBundle } from './node.mjs';
+import { zodEnglishOnly } from './zodEnglishOnly.mjs';
 
 export default async function buildExtension() {
   await build({
@@ -15,5 +16,6 @@ export default async function buildExtension() {
     // zod and yaml), and that was half of the activation time measured by bench extension.
     minify: true,
     legalComments: 'none',
+    plugins: [zodEnglishOnly],
   });
 }

@@ -2,7 +2,8 @@
 // scripts/package.mjs is installed into a fresh code-server (`--install-extension`, offline), the
 // workbench opens a workspace holding a labels file and a training config, and everything is done
 // from the command palette (F1 + a title + Enter): open the SLEAP RTC sidebar, submit a job with
-// Enter on each of the four steps, watch the Training Monitor draw, open the walkthrough. Nothing
+// Enter on each of the four steps, watch the Training Monitor draw, reload the window (the monitor
+// must come back by itself with the same points), open the walkthrough. Nothing
 // runs inside the extension host, so this catches what the development-path suite cannot: a file
 // missing from the .vsix, a bad `main`, activation events, the bundled agent not starting.
 // Against a real stack (store, server, builtin worker; `--no-agent`: the extension starts its
@@ -114,6 +115,8 @@ interface MonitorSeen {
   status: string;
   bestEpoch?: number;
   epochsDone: number;
+  lastSeq: number;
+  jobId: string;
   text: string;
   title: string;
 }
@@ -125,7 +128,7 @@ async function monitor(page: Page): Promise<MonitorSeen | undefined> {
   const seen = await frame
     .evaluate(() => {
       const d = document.getElementById('monitor')!.dataset;
-      return { drawn: Number(d.pointsDrawn), total: Number(d.pointsTotal), status: d.status ?? '', bestEpoch: d.bestEpoch === undefined ? undefined : Number(d.bestEpoch), text: document.body.innerText, title: document.title };
+      return { drawn: Number(d.pointsDrawn), total: Number(d.pointsTotal), status: d.status ?? '', bestEpoch: d.bestEpoch === undefined ? undefined : Number(d.bestEpoch), lastSeq: Number(d.lastSeq), jobId: d.jobId ?? '', text: document.body.innerText, title: document.title };
     })
     .catch(() => undefined);
   if (!seen) return undefined;
@@ -133,7 +136,7 @@ async function monitor(page: Page): Promise<MonitorSeen | undefined> {
   return { ...seen, epochsDone: m ? Number(m[1]) : 0 };
 }
 
-test('the packaged extension, from the command palette: sidebar, a job submitted with four Enters, the live monitor, the walkthrough', { timeout: 4 * 60_000 }, async () => {
+test('the packaged extension, from the command palette: sidebar, a job submitted with four Enters, the live monitor, restored after a window reload, the walkthrough', { timeout: 4 * 60_000 }, async () => {
   const data = join(root, 'data');
   const workspace = join(root, 'workspace');
   await Promise.all([mkdir(data, { recursive: true }), mkdir(workspace, { recursive: true }), rm(ARTIFACTS, { recursive: true, force: true })]);
@@ -275,14 +278,51 @@ test('the packaged extension, from the command palette: sidebar, a job submitted
         sampling = false;
         await sampler;
         mark(`job ended: ${end.map((p) => `${p.title}: ${p.rows.join(' / ') || p.welcome}`).join(' | ')}`);
-        // Known bug (not asserted: these 40 epochs last 2-4 s, too short to tell a slow view from a
-        // stuck one): while progress events stream, the Jobs row is not redrawn and stays on
-        // `accepted` until the job ends. See the report: src/extension/views/registerViews.ts show().
+        // Not asserted: these 40 epochs last about a second, and the Jobs row trails the monitor by
+        // up to ~0.6 s by design (rows redraw at most every 400 ms, then VS Code's 200 ms tree
+        // debounce), so it may go from `accepted` to `completed` without a `training` frame seen.
         if (![...jobRows].some((r) => /training · epoch N\/40/.test(r))) {
           process.stderr.write(`ui smoke: NOTE the Jobs row never showed the job training (rows seen: ${JSON.stringify([...jobRows])})\n`);
         }
 
-        // 5. The walkthrough, picked by its title in "Welcome: Open Walkthrough...", with its four steps.
+        // 5. A window reload: the monitor comes back by itself (its WebviewPanelSerializer, and the
+        // activation event onWebviewPanel:sleapRtc.monitor in the .vsix's manifest) and shows the
+        // same points: the whole history again, none lost, none doubled.
+        const beforeReload = await waitFor(
+          async () => {
+            const m = await monitor(page);
+            return m && m.status === 'completed' && m.total > 0 ? m : undefined;
+          },
+          'the monitor to show the job completed',
+          30_000,
+          { intervalMs: 100 },
+        );
+        // As a user would, so VS Code saves its editors on the way out (a bare page reload may not).
+        await ui.commandPalette('Developer: Reload Window');
+        await page.waitForLoadState('domcontentloaded');
+        await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+        mark('window reloaded');
+        const afterReload = await waitFor(
+          async () => {
+            const m = await monitor(page);
+            return m && m.jobId === beforeReload.jobId && m.lastSeq >= beforeReload.lastSeq && m.total >= beforeReload.total && m.status === 'completed' ? m : undefined;
+          },
+          `the monitor of ${beforeReload.jobId} restored after the reload with its ${beforeReload.total} points`,
+          60_000,
+          { intervalMs: 250, lastSeen: () => 'see reload-failure.png' },
+        ).catch(async (e: Error) => {
+          await ui.screenshot('reload-failure');
+          const m = await monitor(page);
+          throw new Error(`${e.message}; monitor now: ${JSON.stringify(m && { ...m, text: m.text.slice(0, 300) })}`);
+        });
+        await ui.screenshot('monitor-after-reload');
+        mark(`monitor restored: ${afterReload.total} points (before ${beforeReload.total}), last seq ${afterReload.lastSeq} (before ${beforeReload.lastSeq}), ${afterReload.drawn} drawn`);
+        assert.equal(afterReload.total, beforeReload.total, 'the restored monitor holds the same points (a completed job: no new ones)');
+        assert.equal(afterReload.lastSeq, beforeReload.lastSeq, 'the restored monitor ends at the same event');
+        assert.equal(afterReload.bestEpoch, beforeReload.bestEpoch, 'the restored monitor marks the same best epoch');
+        assert.ok(afterReload.drawn > 0, 'the restored monitor draws the curve');
+
+        // 6. The walkthrough, picked by its title in "Welcome: Open Walkthrough...", with its four steps.
         await ui.commandPalette('Welcome: Open Walkthrough...');
         await page.waitForFunction((w) => document.querySelector(w)?.contains(document.activeElement) ?? false, QUICK_INPUT, { timeout: 15_000 });
         await page.keyboard.type('Train a SLEAP model remotely');

@@ -35,6 +35,8 @@ function settled(j: JobView): boolean {
 
 /** How many recent events of a running job are read to fill its row after a (re)load. */
 const TAIL_EVENTS = 400;
+/** The same for a finished job: enough for its last epoch (the same row as before a reload). */
+const FINAL_TAIL_EVENTS = 20;
 
 /**
  * The agent's state as the views show it: uploads, jobs (with their progress folded from
@@ -131,13 +133,14 @@ export class AgentState {
       // Config and the latest progress of each job (running ones: the tail of their history).
       await Promise.allSettled(
         body.jobs.map(async (j) => {
-          const after = FINAL_STATUSES.has(j.status) ? 0 : Math.max(0, (j.last_seq ?? 0) - TAIL_EVENTS);
-          const limit = FINAL_STATUSES.has(j.status) ? 1 : TAIL_EVENTS + 50;
-          const d = jobDetail.parse(await c.call('GET', `/api/jobs/${encodeURIComponent(j.id)}?after_seq=${after}&limit=${limit}`));
+          // A finished job's last epoch is a few events before its end (status, model).
+          const tail = FINAL_STATUSES.has(j.status) ? FINAL_TAIL_EVENTS : TAIL_EVENTS;
+          const after = Math.max(0, (j.last_seq ?? 0) - tail);
+          const d = jobDetail.parse(await c.call('GET', `/api/jobs/${encodeURIComponent(j.id)}?after_seq=${after}&limit=${tail + 50}`));
           const entry = this.entry(j);
           entry.job = { ...entry.job, config: d.config };
           entry.progress.maxEpochs = maxEpochsOf(d.config);
-          if (!FINAL_STATUSES.has(j.status)) foldProgress(entry.progress, d.events);
+          foldProgress(entry.progress, d.events);
         }),
       );
     });

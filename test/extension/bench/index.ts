@@ -33,6 +33,16 @@ export interface ExtensionBenchResult {
     activateMs: number;
     /** VS Code's marks code/extHost/{will,did}LoadExtensionCode/<id>: require() of `main`. */
     codeLoadMs?: number;
+    /**
+     * VS Code's marks code/extHost/{will,did}ActivateExtension/<id>: calling activate() until it
+     * returned. With codeLoadMs, the activation time VS Code itself reports for an extension
+     * (its "Running Extensions" view and extensionActivationTimes telemetry: code loading +
+     * activate call); the rest of activateMs is the host preparing the ExtensionContext (storage,
+     * secrets), which it does for every extension, in parallel with loading the code.
+     */
+    activateCallMs?: number;
+    /** didLoadExtensionCode -> willActivateExtension: waiting for that context after the code loaded. */
+    contextWaitMs?: number;
     /** activate() itself, as the extension measured it. */
     ownMs?: number;
     /** The extension host log's line about it (activation event, reason). */
@@ -135,9 +145,11 @@ async function measure(): Promise<ExtensionBenchResult> {
   const marks = perfMarks();
   const will = marks.find((m) => m.name === `code/extHost/willLoadExtensionCode/${EXTENSION_ID}`);
   const did = marks.find((m) => m.name === `code/extHost/didLoadExtensionCode/${EXTENSION_ID}`);
+  const willActivate = marks.find((m) => m.name === `code/extHost/willActivateExtension/${EXTENSION_ID}`);
+  const didActivate = marks.find((m) => m.name === `code/extHost/didActivateExtension/${EXTENSION_ID}`);
   const t1 = performance.now();
   await until(() => (api.link.supervisor.state === 'connected' ? true : undefined), `the agent to connect (${api.link.supervisor.state})`, 90_000);
-  const activation = { activateMs, ownMs: api.activationMs, codeLoadMs: will && did ? did.startTime - will.startTime : undefined, hostLogLine: hostLogLine(api), agentConnectedMs: performance.now() - t1 };
+  const activation = { activateMs, ownMs: api.activationMs, codeLoadMs: will && did ? did.startTime - will.startTime : undefined, activateCallMs: willActivate && didActivate ? didActivate.startTime - willActivate.startTime : undefined, contextWaitMs: did && willActivate ? Math.max(0, willActivate.startTime - did.startTime) : undefined, hostLogLine: hostLogLine(api), agentConnectedMs: performance.now() - t1 };
 
   // (b) The same job at two event rates: the builtin trainer flat out (epochs of 300 tiny steps:
   // a few hundred events/s), then with epochs of ~1 s (batch_end at its throttled 20/s, as

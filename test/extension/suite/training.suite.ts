@@ -113,6 +113,9 @@ suite('a training job, from the submit flow to the end', () => {
     assert.match(workers[0].row.description, /^(available|busy) · builtin · /);
     assert.ok(api.views.providers.uploads.getChildren().some((n) => n.id.startsWith('upload:')), 'the Uploads view lists the dataset');
     assert.match(api.views.providers.jobs.getChildren().find((n) => n.id === `job:${job.id}`)?.row.description ?? '', /^stopped/);
+    // Read again from the agent (as after a window reload): the row still says where it ended.
+    await api.state.loadJobs();
+    assert.match(api.views.providers.jobs.getChildren().find((n) => n.id === `job:${job.id}`)?.row.description ?? '', /^stopped · epoch \d+\/\d+ · loss [\d.e-]+ \/ val [\d.e-]+ · worker-/);
     await vscode.commands.executeCommand('workbench.view.extension.sleapRtc');
     await screenshot('sidebar-after-training');
     let want = expectedFromHistory([]);
