@@ -2,6 +2,7 @@
 // (with buttons), never a stack trace.
 import assert from 'node:assert/strict';
 import { copyFile, mkdtemp } from 'node:fs/promises';
+import { createServer, type AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { suite, suiteSetup, suiteTeardown, test } from 'mocha';
@@ -113,6 +114,27 @@ suite('errors a user can cause', () => {
       assert.ok(e.actions.includes('Restart Agent') || e.actions.includes('Start Local Stack'), `actions: ${e.actions.join(', ')}`);
     } finally {
       await config.update('autoStartAgent', undefined, vscode.ConfigurationTarget.Global);
+    }
+    await until(() => api.link.supervisor.state === 'connected', 60_000, () => `agent ${api.link.supervisor.state}`);
+  });
+
+  test('agent unreachable: sleapRtc.agentUrl names an agent that does not answer', async () => {
+    // A port that was just free: nothing listens there.
+    const port = await new Promise<number>((resolve) => {
+      const srv = createServer().listen(0, '127.0.0.1', () => {
+        const p = (srv.address() as AddressInfo).port;
+        srv.close(() => resolve(p));
+      });
+    });
+    const url = `http://127.0.0.1:${port}`;
+    await config.update('agentUrl', url, vscode.ConfigurationTarget.Global);
+    try {
+      await until(() => api.link.supervisor.state === 'unreachable', 30_000, () => `agent ${api.link.supervisor.state}`);
+      const e = await errorOf(() => vscode.commands.executeCommand('sleapRtc.refresh'));
+      assert.match(e.message, new RegExp(`the agent at ${url.replace(/\./g, '\\.')} \\(sleapRtc\\.agentUrl\\) does not answer`));
+      assert.match(e.message, /start it, or clear sleapRtc\.agentUrl/, 'the message says what to do');
+    } finally {
+      await config.update('agentUrl', undefined, vscode.ConfigurationTarget.Global);
     }
     await until(() => api.link.supervisor.state === 'connected', 60_000, () => `agent ${api.link.supervisor.state}`);
   });
