@@ -18,7 +18,7 @@ import { AppError } from '../core/errors.js';
 import { Ledger } from './Ledger.js';
 import { acquireLock } from './lock.js';
 import { openApiDocument } from './openapi.js';
-import { errorMiddleware } from '../core/http.js';
+import { errorMiddleware, jsonBodies, methodNotAllowed } from '../core/http.js';
 import { agentRoutes } from './routes.js';
 import { hostGuard, originGuard, tokenGuard } from './security.js';
 import cors from 'cors';
@@ -115,7 +115,8 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
   // stale connection file's agent still runs may not have the right one), but behind the Host
   // and Origin guards, and it tells nothing secret.
   app.get('/health', (_req, res) => void res.set('cache-control', 'no-store').json({ status: 'ok', version: VERSION, pid: process.pid } satisfies AgentHealth));
-  app.use('/api', tokenGuard(token, tokenFile), express.json({ limit: '64kb' }), agentRoutes({ uploads, watches, jobs, models, log }));
+  app.use('/api', tokenGuard(token, tokenFile), ...jsonBodies(64 * 1024), agentRoutes({ uploads, watches, jobs, models, log }));
+  app.use(methodNotAllowed(openApiDocument('').paths));
   app.use((req, res) => void res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } }));
   app.use(errorMiddleware(log, 'agent'));
   let http: Server;

@@ -21,7 +21,10 @@ const errors = { '400': ok(errorView, 'bad request'), '401': ok(errorView, 'miss
 const idParam = [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }];
 
 /** The agent's OpenAPI 3.1 document, generated from the same zod schemas that validate requests. */
-export function openApiDocument(url: string): Record<string, unknown> {
+/** Path template -> method -> operation (what the 405 middleware reads too). */
+export type OpenApiPaths = Record<string, Partial<Record<'get' | 'put' | 'post' | 'delete' | 'patch', unknown>>>;
+
+export function openApiDocument(url: string): { paths: OpenApiPaths } & Record<string, unknown> {
   return {
     openapi: '3.1.0',
     info: { title: 'sleap-rtc agent', version: VERSION, description: 'Local agent API on 127.0.0.1. Every /api route needs "Authorization: Bearer <token>" (the token is in <data>/agent/token). Clients find the agent of a data folder, its URL and token, in <data>/agent/agent.json {url, token, pid, version} (mode 0600, present while the agent runs).' },

@@ -10,6 +10,8 @@ export type ErrorCode =
   | 'conflict'
   | 'precondition_failed'
   | 'too_large'
+  | 'unsupported_media_type'
+  | 'method_not_allowed'
   | 'config_invalid'
   | 'storage_error'
   | 'upstream_error'
@@ -33,6 +35,8 @@ const STATUS: Record<ErrorCode, number> = {
   conflict: 409,
   precondition_failed: 412,
   too_large: 413,
+  unsupported_media_type: 415,
+  method_not_allowed: 405,
   config_invalid: 400,
   storage_error: 502,
   upstream_error: 502,
