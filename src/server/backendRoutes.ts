@@ -1,4 +1,4 @@
-import { Router, type Request } from 'express';
+import express, { Router, type RequestHandler, type Response } from 'express';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { choosePartSize, partCount } from '../core/parts.js';
@@ -16,7 +16,8 @@ import {
   type UploadUrlsResponse,
 } from '../core/schemas/backend.js';
 import { bodyOf, parseWith } from '../core/http.js';
-import { artifactKey, keyInRoom, newPrefixId, s3Path } from './keys.js';
+import { keyInRoom } from '../core/roomKeys.js';
+import { artifactKey, newPrefixId, s3Path } from './keys.js';
 import type { RoomAuth } from './RoomAuth.js';
 import type { UploadBackend } from './UploadBackend.js';
 
@@ -31,10 +32,17 @@ export interface BackendRoutesOptions {
 export function backendRoutes(o: BackendRoutesOptions): Router {
   const r = Router();
   const { backend } = o;
-  const room = (req: Request): string => o.auth.roomOf(req.headers.authorization);
+  // The room token is checked before the body is read: a caller without a valid one is answered
+  // 401 without the server parsing (up to 4 MB of) JSON for it.
+  const authed: RequestHandler = (req, res, next) => {
+    res.locals.roomId = o.auth.roomOf(req.headers.authorization);
+    next();
+  };
+  const json = express.json({ limit: '4mb' });
+  const room = (res: Response): string => res.locals.roomId as string;
 
-  r.post('/api/request-upload', async (req, res) => {
-    const roomId = room(req);
+  r.post('/api/request-upload', authed, json, async (req, res) => {
+    const roomId = room(res);
     const body = parseWith(requestUploadBody, bodyOf(req), 'request-upload body');
     const partSize = choosePartSize(body.file_size, body.part_size ?? o.defaultPartSize);
     const count = partCount(body.file_size, partSize);
@@ -60,24 +68,24 @@ export function backendRoutes(o: BackendRoutesOptions): Router {
     res.json(out);
   });
 
-  r.post('/api/upload-urls', async (req, res) => {
-    const roomId = room(req);
+  r.post('/api/upload-urls', authed, json, async (req, res) => {
+    const roomId = room(res);
     const body = parseWith(uploadUrlsBody, bodyOf(req), 'upload-urls body');
     const key = keyInRoom(roomId, backend.bucket, body.key);
     const out: UploadUrlsResponse = { urls: await backend.partUrls(key, body.upload_id, [...new Set(body.part_numbers)], body.part_checksums), expires_at: backend.expiresAt() };
     res.json(out);
   });
 
-  r.get('/api/upload-status', async (req, res) => {
-    const roomId = room(req);
+  r.get('/api/upload-status', authed, async (req, res) => {
+    const roomId = room(res);
     const q = parseWith(uploadRef, req.query, 'upload-status query (?key=...&upload_id=...)');
     const key = keyInRoom(roomId, backend.bucket, q.key);
     const out: UploadStatusResponse = { key, upload_id: q.upload_id, parts: await backend.listParts(key, q.upload_id) };
     res.json(out);
   });
 
-  r.post('/api/complete-upload', async (req, res) => {
-    const roomId = room(req);
+  r.post('/api/complete-upload', authed, json, async (req, res) => {
+    const roomId = room(res);
     const body = parseWith(completeUploadBody, bodyOf(req), 'complete-upload body');
     const key = keyInRoom(roomId, backend.bucket, body.key);
     const numbers = body.parts.map((p) => p.part_number);
@@ -90,15 +98,15 @@ export function backendRoutes(o: BackendRoutesOptions): Router {
     res.json(out);
   });
 
-  r.post('/api/abort-upload', async (req, res) => {
-    const roomId = room(req);
+  r.post('/api/abort-upload', authed, json, async (req, res) => {
+    const roomId = room(res);
     const body = parseWith(abortUploadBody, bodyOf(req), 'abort-upload body');
     await backend.abort(keyInRoom(roomId, backend.bucket, body.key), body.upload_id);
     res.json({ aborted: true });
   });
 
-  r.post('/api/request-download', async (req, res) => {
-    const roomId = room(req);
+  r.post('/api/request-download', authed, json, async (req, res) => {
+    const roomId = room(res);
     const body = parseWith(requestDownloadBody, bodyOf(req), 'request-download body');
     const key = keyInRoom(roomId, backend.bucket, body.key);
     const head = await backend.head(key);

@@ -29,7 +29,6 @@ export async function startServer(cfg: ServerConfig, log: Logger = createLogger(
   const app = express();
   app.disable('x-powered-by');
   app.set('query parser', 'simple');
-  app.use(express.json({ limit: '4mb' }));
   app.get('/healthz', (_req, res) => void res.json({ ok: true }));
   app.use(
     backendRoutes({

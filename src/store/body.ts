@@ -114,12 +114,33 @@ async function run(req: IncomingMessage, plan: BodyPlan, sink: Writable, signal:
   }
 }
 
+function sha256Mismatch(claimed: string, computed: string): S3Error {
+  return new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", { extra: { ClientComputedContentSHA256: claimed, S3ComputedContentSHA256: computed } });
+}
+
+const EMPTY_SHA256 = 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855';
+
+/**
+ * For a request that has no body at all (no Content-Length, no Transfer-Encoding): a signed
+ * payload hash must then be the hash of no bytes. Nothing is read, so nothing else would check it.
+ */
+export function checkNoBody(payload: PayloadMode): void {
+  if (payload.kind === 'sha256' && payload.hex !== EMPTY_SHA256) throw sha256Mismatch(payload.hex, EMPTY_SHA256);
+}
+
 function verify(plan: BodyPlan, digests: DigestSet, decoder: AwsChunkedDecoder | undefined): ReceivedBody {
   if (digests.size !== plan.length) throw new S3Error('IncompleteBody', `You did not provide the number of bytes specified: ${digests.size} of ${plan.length}.`);
   const { md5, checksums } = digests.finish();
-  const sha = checksums.get('SHA256');
-  if (plan.payload.kind === 'sha256' && sha && sha.toString('hex') !== plan.payload.hex) {
-    throw new S3Error('XAmzContentSHA256Mismatch', "The provided 'x-amz-content-sha256' header does not match what was computed.", { extra: { ClientComputedContentSHA256: plan.payload.hex, S3ComputedContentSHA256: sha.toString('hex') } });
+  // Every digest a check needs was asked for (digestsFor); one that is missing fails the request
+  // rather than letting the body through unchecked.
+  const digest = (alg: ChecksumAlgorithm): Buffer => {
+    const d = checksums.get(alg);
+    if (!d) throw new S3Error('InternalError', `The store did not compute the ${alg} of the body, so it cannot be verified; nothing was stored. Send the request again.`);
+    return d;
+  };
+  if (plan.payload.kind === 'sha256') {
+    const sha = digest('SHA256').toString('hex');
+    if (sha !== plan.payload.hex) throw sha256Mismatch(plan.payload.hex, sha);
   }
   if (plan.contentMd5 !== undefined && Buffer.from(plan.contentMd5, 'base64').toString('hex') !== md5.toString('hex')) {
     throw new S3Error('BadDigest', 'The Content-MD5 you specified did not match what we received.', { extra: { ExpectedDigest: plan.contentMd5, CalculatedDigest: md5.toString('base64') } });
@@ -132,7 +153,7 @@ function verify(plan: BodyPlan, digests: DigestSet, decoder: AwsChunkedDecoder |
     expected[plan.trailer] = v;
   }
   const out: Partial<Record<ChecksumAlgorithm, string>> = {};
-  for (const alg of plan.keep) out[alg] = checksums.get(alg)!.toString('base64');
+  for (const alg of plan.keep) out[alg] = digest(alg).toString('base64');
   for (const [alg, want] of Object.entries(expected) as Array<[ChecksumAlgorithm, string]>) {
     if (out[alg] !== want) throw new S3Error('BadDigest', `The ${alg} you specified did not match the calculated checksum.`);
   }

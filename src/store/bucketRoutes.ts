@@ -1,4 +1,4 @@
-import { planBody, receiveSmall } from './body.js';
+import { checkNoBody, planBody, receiveSmall } from './body.js';
 import { send, sendXml, quoteEtag, type Ctx } from './context.js';
 import type { ObjectMeta } from './DiskBackend.js';
 import { decodeToken, encodeToken, listKeys } from './listing.js';
@@ -15,7 +15,10 @@ function owner(ctx: Ctx): { ID: string; DisplayName: string } {
 /** Reads a request body that may be absent (CreateBucket's optional configuration). */
 async function optionalSmallBody(ctx: Ctx, limit: number): Promise<Buffer> {
   const noLength = !ctx.h.has('content-length') && !ctx.h.has('x-amz-decoded-content-length') && !ctx.h.has('transfer-encoding');
-  if (noLength) return Buffer.alloc(0);
+  if (noLength) {
+    checkNoBody(ctx.auth.payload);
+    return Buffer.alloc(0);
+  }
   const plan = planBody(ctx.h, ctx.auth.payload, limit);
   ctx.startBody();
   return (await receiveSmall(ctx.req, plan, limit, ctx.signal)).body;

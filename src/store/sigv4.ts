@@ -94,6 +94,25 @@ function first(h: string[] | undefined): string | undefined {
   return h?.[0];
 }
 
+/**
+ * AWS refuses a signed request that carries an x-amz-* header its signature does not cover: such
+ * a header (metadata, an ACL, a checksum, a copy source) could have been added by anyone on the
+ * way. 403 AccessDenied with the names in <HeadersNotSigned>, as AWS answers. x-amz-content-sha256
+ * is the one exception S3 makes: it says how the body is protected, and is checked against it.
+ */
+function refuseUnsignedAmzHeaders(headers: SignedRequestView['headers'], signed: readonly string[], presigned: boolean): void {
+  const unsigned = Object.keys(headers)
+    .filter((h) => h.startsWith('x-amz-') && h !== SHA256_HEADER && !signed.includes(h))
+    .sort();
+  if (unsigned.length === 0) return;
+  const list = unsigned.join(', ');
+  throw new S3Error(
+    'AccessDenied',
+    `There were headers present in the request which were not signed: ${list}. Sign every x-amz-* header you send (list it in ${presigned ? 'X-Amz-SignedHeaders when you presign the URL' : 'SignedHeaders'}), or do not send it.`,
+    { extra: { HeadersNotSigned: list } },
+  );
+}
+
 export class SigV4Verifier {
   private readonly signers = new Map<string, SignatureV4>();
 
@@ -167,6 +186,7 @@ export class SigV4Verifier {
     }
     const contentSha = first(req.headers[SHA256_HEADER]);
     if (contentSha === undefined) throw new S3Error('InvalidRequest', `Missing required header for this request: ${SHA256_HEADER}`);
+    refuseUnsignedAmzHeaders(req.headers, signed, false);
     const { request, unsignable } = this.rebuild(req, signed, contentSha);
     const resigned = await this.signer(scope.accessKeyId, secret).sign(request, { signingDate: date, signableHeaders: new Set(signed), unsignableHeaders: unsignable });
     const want = /Signature=([0-9a-f]{64})/.exec(String(resigned.headers.authorization))?.[1] ?? '';
@@ -198,6 +218,7 @@ export class SigV4Verifier {
     const now = this.now();
     if (now > date.getTime() + expires * 1000) throw new S3Error('AccessDenied', 'Request has expired', { extra: { Expires: new Date(date.getTime() + expires * 1000).toISOString(), ServerTime: new Date(now).toISOString() } });
     if (date.getTime() - now > MAX_SKEW_MS) throw new S3Error('AccessDenied', 'Request is not valid yet: X-Amz-Date is more than 15 minutes in the future');
+    refuseUnsignedAmzHeaders(req.headers, signed, true);
     const payloadHash = q('X-Amz-Content-Sha256') ?? (signed.includes(SHA256_HEADER) ? first(req.headers[SHA256_HEADER]) : undefined) ?? 'UNSIGNED-PAYLOAD';
     const { request, unsignable } = this.rebuild(req, signed, payloadHash, ['X-Amz-Signature']);
     const presigned = await this.signer(scope.accessKeyId, secret).presign(request, {

@@ -1,8 +1,10 @@
 import type { S3Client } from '@aws-sdk/client-s3';
 import { mkdir, rm } from 'node:fs/promises';
 import { join } from 'node:path';
+import { isAppError } from '../core/errors.js';
 import { answerCommand, CommandRefused } from '../core/jobs/index.js';
 import type { Logger } from '../core/log.js';
+import { keyInRoom, roomPrefix } from '../core/roomKeys.js';
 import { RtcLink, type AppMessage } from '../core/rtc/RtcLink.js';
 import type { RtcLinkConfigInput } from '../core/rtc/linkConfig.js';
 import { jobRequest } from '../core/schemas/jobs.js';
@@ -155,9 +157,13 @@ export class Worker {
     const req = parsed.data;
     if (this.closing) return refuse('worker_shutting_down');
     if (req.room_id !== this.o.room) return refuse(`bad_request: this worker serves room ${this.o.room}, not ${req.room_id}`);
-    const m = /^s3:\/\/([^/]+)\/(.+)$/.exec(req.dataset.path)!;
-    if (m[1] !== this.o.bucket || !m[2].startsWith(`rooms/${this.o.room}/`) || m[2].split('/').includes('..')) {
-      return refuse(`forbidden: the dataset must be in s3://${this.o.bucket}/rooms/${this.o.room}/`);
+    // The server's own check of the keys it signs: another room, bucket or a key with empty,
+    // ".", ".." or backslash segments is refused before anything is downloaded.
+    try {
+      keyInRoom(this.o.room, this.o.bucket, req.dataset.path);
+    } catch (e) {
+      if (!isAppError(e)) throw e;
+      return refuse(`${e.code}: the dataset must be in s3://${this.o.bucket}/${roomPrefix(this.o.room)} (${e.message})`);
     }
     const asked = (payload.config as { trainer?: unknown } | undefined)?.trainer;
     if (asked !== undefined && asked !== this.o.trainer.kind) return refuse(`unsupported_trainer: this worker trains with ${this.o.trainer.kind}, not ${String(asked)}`);

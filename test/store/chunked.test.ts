@@ -8,6 +8,7 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   HeadObjectCommand,
   ListPartsCommand,
   PutObjectCommand,
@@ -166,5 +167,19 @@ describe('store: aws-chunked bodies and checksums', () => {
     const r = await rawExchange(t, [head, data], { responses: 1 });
     assertS3Error(r.responses[0], 400, 'XAmzContentSHA256Mismatch', 'sha256 mismatch');
     assert.equal(await exists(s3, bucket, 'k'), false);
+  });
+
+  test('a request with no body (no Content-Length) but the signed hash of one: XAmzContentSHA256Mismatch, not skipped; the hash of no bytes passes', async () => {
+    const name = `chk-nobody-${randomBytes(4).toString('hex')}`;
+    const config = '<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint></CreateBucketConfiguration>';
+    const { head } = await signedHead(t, { method: 'PUT', path: `/${name}`, payloadHash: sha256hex(config) });
+    const r = await rawExchange(t, [head], { responses: 1 });
+    assertS3Error(r.responses[0], 400, 'XAmzContentSHA256Mismatch', 'CreateBucket without a body, signed with the hash of one');
+    assert.match(r.responses[0]!.body.toString(), new RegExp(`<S3ComputedContentSHA256>${EMPTY_SHA256}</S3ComputedContentSHA256>`));
+    await assert.rejects(s3.send(new HeadBucketCommand({ Bucket: name })), (e: { $metadata?: { httpStatusCode?: number } }) => e.$metadata?.httpStatusCode === 404, 'no bucket was created');
+    const empty = await signedHead(t, { method: 'PUT', path: `/${name}`, payloadHash: EMPTY_SHA256 });
+    const ok = await rawExchange(t, [empty.head], { responses: 1 });
+    assert.equal(ok.responses[0]?.status, 200, ok.responses[0]?.body.toString());
+    await s3.send(new HeadBucketCommand({ Bucket: name }));
   });
 });

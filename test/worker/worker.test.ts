@@ -52,6 +52,27 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
     assert.match(String(outside.reason), /^forbidden: the dataset must be in/);
   });
 
+  test('hostile dataset paths are refused by the room-key check the server uses (before anything is downloaded)', async () => {
+    const inRoom = dataset.path.slice(`s3://${env.server.bucket}/rooms/lab/`.length);
+    const cases: Array<[string, RegExp]> = [
+      [`s3://${env.server.bucket}/rooms/lab//${inRoom}`, /^bad_request: the dataset must be in .*segments/],
+      [`s3://${env.server.bucket}/rooms/lab/./${inRoom}`, /^bad_request: the dataset must be in .*segments/],
+      [`s3://${env.server.bucket}/rooms/lab/${inRoom}/`, /^bad_request: the dataset must be in .*segments/],
+      [`s3://${env.server.bucket}/rooms/lab/x/../${inRoom}`, /^bad_request: the dataset must be in .*segments/],
+      [`s3://${env.server.bucket}/rooms/lab/x\\..\\..\\other\\${inRoom}`, /^bad_request: the dataset must be in .*backslash/],
+      [`s3://${env.server.bucket}/rooms/lab/${inRoom}\u0000`, /^bad_request: the dataset must be in .*control/],
+      [`s3://other-bucket/rooms/lab/${inRoom}`, /^forbidden: the dataset must be in .*not this server's bucket/],
+      [`s3://${env.server.bucket}/rooms/labx/${inRoom}`, /^forbidden: the dataset must be in .*outside your room/],
+    ];
+    for (const [i, [path, reason]] of cases.entries()) {
+      const res = await submit(env, { job_id: `hostile-${i}`, dataset: { ...dataset, path }, config: shortConfig });
+      assert.equal(res.accepted, false, `${JSON.stringify(path)} was accepted`);
+      assert.match(String(res.reason), reason, JSON.stringify(path));
+    }
+    const props = (await env.client.discover({ tags: ['worker'] })).find((p) => p.peer_id === env.workerId)?.metadata.properties;
+    assert.equal(props?.running_jobs, 0, 'no hostile job runs');
+  });
+
   test('train, progress, pause/resume, busy, stop -> model uploaded and in the manifest', async () => {
     const t0 = performance.now();
     const res = await submit(env, { job_id: 'job-main', dataset, config: longConfig });

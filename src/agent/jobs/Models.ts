@@ -1,5 +1,5 @@
 import { mkdir, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { isAbsolute, join, relative, resolve, sep } from 'node:path';
 import { AppError, isAppError } from '../../core/errors.js';
 import { roomManifest, type ManifestModel, type RoomManifest } from '../../core/schemas/manifest.js';
 import { noRoomError } from '../config.js';
@@ -38,8 +38,13 @@ export class Models {
     }
     const res = await fetch(url, { signal });
     if (!res.ok) throw new AppError('upstream_error', `reading the room's manifest (${key}) failed: HTTP ${res.status}`);
+    // Anyone with the bucket's keys can write the manifest: its ids and file names become paths
+    // here, so a manifest the schema refuses is refused whole, before anything is written.
     const parsed = roomManifest.safeParse(await res.json().catch(() => undefined));
-    if (!parsed.success) throw new AppError('upstream_error', `the room's manifest (${key}) is not valid: ${parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.')}: ${i.message}`).join('; ')}`);
+    if (!parsed.success) {
+      const issues = parsed.error.issues.slice(0, 3).map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
+      throw new AppError('upstream_error', `the room's manifest (${key}) is not valid, so no model of it is listed or downloaded: ${issues}; repair or remove that object in the bucket`);
+    }
     return parsed.data;
   }
 
@@ -62,15 +67,21 @@ export class Models {
     if (!model.files || model.files.length === 0) {
       throw new AppError('conflict', `model ${model.id} lists no files in the room's manifest (made by an older worker); fetch ${model.s3_path} with an S3 client instead`);
     }
-    const dest = join(resolve(destRoot), model.id);
+    // The manifest's schema holds ids and file names to safe path segments (roomManifest); the
+    // paths made of them are checked again, all before the first write.
+    const root = resolve(destRoot);
+    const dest = join(root, model.id);
+    if (!isInside(root, dest)) throw new AppError('upstream_error', `model id "${model.id}" in the room's manifest does not name a folder inside ${root}; nothing was downloaded`);
+    const paths = model.files.map((f) => join(dest, f.name));
+    const bad = model.files.find((_, i) => !isInside(dest, paths[i]));
+    if (bad) throw new AppError('upstream_error', `model ${model.id} names a file "${bad.name}" outside its folder ${dest} in the room's manifest; nothing was downloaded`);
     await mkdir(dest, { recursive: true }).catch((e: NodeJS.ErrnoException) => {
       throw new AppError('bad_request', `cannot create ${dest} (${e.code}): choose a folder you may write to`);
     });
     const prefix = model.s3_path.endsWith('/') ? model.s3_path : `${model.s3_path}/`;
     const files: ModelDownload['files'] = [];
-    for (const f of model.files) {
-      if (f.name.split('/').some((s) => s === '' || s === '.' || s === '..')) throw new AppError('upstream_error', `model ${model.id} names a file "${f.name}" that cannot be written safely`);
-      const path = join(dest, f.name);
+    for (const [i, f] of model.files.entries()) {
+      const path = paths[i];
       if (f.size_bytes === 0) {
         await writeFile(path, '');
         files.push({ name: f.name, path, size: 0, sha256: 'e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855' });
@@ -86,4 +97,10 @@ export class Models {
     }
     return { model_id: model.id, dest, files };
   }
+}
+
+/** `path` lies strictly under the folder `parent` (both absolute, normalised by join/resolve). */
+function isInside(parent: string, path: string): boolean {
+  const r = relative(parent, path);
+  return r !== '' && r !== '..' && !r.startsWith(`..${sep}`) && !isAbsolute(r);
 }

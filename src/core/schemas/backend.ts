@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import { relativeKeyProblem } from '../roomKeys.js';
 
 /**
  * Bodies of the backend's HTTP API (`sleap-rtc server`, routes under /api). The room token is
@@ -24,7 +25,7 @@ export const roomRelativeKey = z
   .string()
   .min(1)
   .max(900)
-  .refine((s) => s.split('/').every((seg) => seg !== '' && seg !== '.' && seg !== '..') && !/[\u0000-\u001f\\]/.test(s), 'a relative key: "/"-separated segments, none empty, "." or "..", no control characters or backslashes');
+  .refine((s) => relativeKeyProblem(s) === undefined, 'a relative key: "/"-separated segments, none empty, "." or "..", no control characters or backslashes');
 export const artifactKind = z.enum(['dataset', 'model']);
 export const partNumber = z.number().int().min(1).max(MAX_PARTS);
 /** The per-part checksums the backend can sign into a part URL (as the x-amz-checksum-<algorithm> header). */
