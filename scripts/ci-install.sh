@@ -4,6 +4,7 @@
 #
 #   radosgw ceph-mon ceph-osd  - a real S3 server (Ceph RADOS Gateway), see scripts/rgw.sh
 #   awscli rclone s3cmd python3-boto3 - independent S3 clients for cross-checks and benchmarks
+#   s3fs fuse3                 - an S3 FUSE mount (renames, chmod, touch) and fusermount3 to unmount it
 #   python3-zmq python3-yaml   - an independent ZMQ peer and YAML for the fake sleap-nn (trainer tests)
 #   python3-aiortc python3-websockets - an independent WebRTC peer and its signaling client (interop tests)
 #   chromium                   - headless browser for the VS Code extension/webview tests
@@ -15,7 +16,7 @@ set -euo pipefail
 
 PACKAGES=(
   radosgw ceph-mon ceph-osd
-  awscli rclone s3cmd python3-boto3
+  awscli rclone s3cmd python3-boto3 s3fs fuse3
   python3-zmq python3-yaml python3-aiortc python3-websockets
   chromium libkrb5-dev ripgrep build-essential
 )

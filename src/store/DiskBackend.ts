@@ -16,8 +16,9 @@ import { SegmentStream, type SegmentSlice } from './SegmentStream.js';
  *   DIR/buckets/<bucket>/meta/<sha256(key)>.json   the object's commit point
  *   DIR/buckets/<bucket>/data/<id>    data segments, named by random ids
  * An object's body is one or more segments (a completed multipart upload keeps its parts as
- * segments: nothing is copied). A segment is referenced by exactly one meta file; at start every
- * segment no meta references is deleted, so a crash at any point leaves no partial object.
+ * segments, a CopyObject hard-links the source's under new ids: nothing is copied). A segment
+ * file name is referenced by exactly one meta file; at start every segment no meta references
+ * is deleted, so a crash at any point leaves no partial object.
  */
 
 export interface Segment {
@@ -286,7 +287,7 @@ export class DiskBackend {
    */
   readStream(bucket: string, meta: ObjectMeta, start: number, end: number): Readable {
     const paths = meta.segments.map((s) => this.segmentPath(bucket, s.id));
-    for (const p of paths) this.pins.set(p, (this.pins.get(p) ?? 0) + 1);
+    const unpin = this.pin(bucket, meta);
     const slices: SegmentSlice[] = [];
     let offset = 0;
     for (const [i, seg] of meta.segments.entries()) {
@@ -296,7 +297,22 @@ export class DiskBackend {
       slices.push({ path: paths[i], from: Math.max(start, segStart) - segStart, to: Math.min(end, offset - 1) - segStart });
     }
     const stream = new SegmentStream(slices);
-    stream.once('close', () => {
+    stream.once('close', unpin);
+    return stream;
+  }
+
+  /**
+   * Keeps the object's segment files in place until the returned function is called (once): an
+   * overwrite or delete meanwhile unlinks them only then. Call it right after head(), with no
+   * await in between, so the files are still there.
+   */
+  pin(bucket: string, meta: ObjectMeta): () => void {
+    const paths = meta.segments.map((s) => this.segmentPath(bucket, s.id));
+    for (const p of paths) this.pins.set(p, (this.pins.get(p) ?? 0) + 1);
+    let done = false;
+    return () => {
+      if (done) return;
+      done = true;
       for (const p of paths) {
         const n = (this.pins.get(p) ?? 1) - 1;
         if (n > 0) this.pins.set(p, n);
@@ -305,7 +321,15 @@ export class DiskBackend {
           if (this.doomed.delete(p)) void unlinkQuiet(p);
         }
       }
-    });
-    return stream;
+    };
+  }
+
+  /**
+   * The object's segment files as sources that commitLocked hard-links into another object (a
+   * copy without moving a byte; each object then names its own links, and a segment file is
+   * still named by exactly one meta file). Pin the object while the commit runs.
+   */
+  linkSources(bucket: string, meta: ObjectMeta): SegmentSource[] {
+    return meta.segments.map((s) => ({ path: this.segmentPath(bucket, s.id), size: s.size, mode: 'link' as const }));
   }
 }

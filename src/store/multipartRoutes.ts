@@ -9,9 +9,9 @@ import { intParam, queryParam } from './request.js';
 import { S3Error } from './S3Error.js';
 import { parseCompleteMultipart, xmlDate, xmlDocument } from './xml.js';
 
-/** The multipart family: Create, UploadPart, ListParts, ListMultipartUploads, Complete, Abort. */
+/** The multipart family: Create, UploadPart, ListParts, ListMultipartUploads, Complete, Abort (UploadPartCopy: copyRoutes.ts). */
 
-function uploadIdOf(ctx: Ctx): string {
+export function uploadIdOf(ctx: Ctx): string {
   const id = queryParam(ctx.t, 'uploadId') ?? '';
   // Unknown ids of any shape are NoSuchUpload; the check happens in Multipart.
   return id;
@@ -21,7 +21,7 @@ function owner(ctx: Ctx): { ID: string; DisplayName: string } {
   return { ID: ctx.auth.accessKeyId, DisplayName: ctx.auth.accessKeyId };
 }
 
-function checksumElements(checksums: Partial<Record<ChecksumAlgorithm, string>>): Record<string, string> {
+export function checksumElements(checksums: Partial<Record<ChecksumAlgorithm, string>>): Record<string, string> {
   const out: Record<string, string> = {};
   for (const [alg, v] of Object.entries(checksums)) out[`Checksum${alg}`] = v;
   return out;
@@ -37,15 +37,19 @@ export async function createMultipartUpload(ctx: Ctx): Promise<void> {
   sendXml(ctx, 200, xmlDocument('InitiateMultipartUploadResult', { Bucket: info.bucket, Key: info.key, UploadId: info.uploadId }), checksumAlgorithm ? { 'x-amz-checksum-algorithm': checksumAlgorithm } : {});
 }
 
-export async function uploadPart(ctx: Ctx): Promise<void> {
-  const { disk, mp } = ctx.deps;
-  const { bucket, key } = ctx.t;
-  if (ctx.h.has('x-amz-copy-source')) throw new S3Error('NotImplemented', 'UploadPartCopy is not supported by this store.');
+/** The partNumber of UploadPart and UploadPartCopy, 1 to 10,000. */
+export function partNumberOf(ctx: Ctx): number {
   const raw = queryParam(ctx.t, 'partNumber') ?? '';
   if (!/^\d{1,9}$/.test(raw) || Number(raw) < 1 || Number(raw) > MAX_PARTS) {
     throw new S3Error('InvalidArgument', `Part number must be an integer between 1 and ${MAX_PARTS}, inclusive (got "${raw.slice(0, 20)}").`, { extra: { ArgumentName: 'partNumber', ArgumentValue: raw.slice(0, 20) } });
   }
-  const n = Number(raw);
+  return Number(raw);
+}
+
+export async function uploadPart(ctx: Ctx): Promise<void> {
+  const { disk, mp } = ctx.deps;
+  const { bucket, key } = ctx.t;
+  const n = partNumberOf(ctx);
   disk.requireBucket(bucket);
   const uploadId = uploadIdOf(ctx);
   const info = mp.require(uploadId, bucket, key);

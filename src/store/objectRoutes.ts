@@ -10,7 +10,7 @@ import { readCheck, writeCheck } from './preconditions.js';
 import { intParam, queryParam } from './request.js';
 import { S3Error } from './S3Error.js';
 
-/** Object-level operations: PutObject, GetObject (ranges), HeadObject, DeleteObject. */
+/** Object-level operations: PutObject, GetObject (ranges), HeadObject, DeleteObject (CopyObject: copyRoutes.ts). */
 
 function noSuchKey(ctx: Ctx): S3Error {
   return new S3Error('NoSuchKey', 'The specified key does not exist.', { extra: { Key: ctx.t.key } });
@@ -25,7 +25,6 @@ export function checksumResponseHeaders(checksums: Partial<Record<ChecksumAlgori
 export async function putObject(ctx: Ctx): Promise<void> {
   const { disk } = ctx.deps;
   const { bucket, key } = ctx.t;
-  if (ctx.h.has('x-amz-copy-source')) throw new S3Error('NotImplemented', 'CopyObject is not supported by this store: download and upload the object instead.');
   disk.requireBucket(bucket);
   const check = writeCheck(ctx.h);
   // Fail fast before the body; the check that counts runs again under the key lock.

@@ -1,9 +1,11 @@
 import * as buckets from './bucketRoutes.js';
 import type { Ctx, Handler } from './context.js';
+import * as copies from './copyRoutes.js';
 import * as mpu from './multipartRoutes.js';
 import * as objects from './objectRoutes.js';
 import { hasQuery, validateBucketName, validateKey } from './request.js';
 import { S3Error } from './S3Error.js';
+import * as tagging from './taggingRoutes.js';
 
 /**
  * Which operation a request is: path-style addressing, the method and the sub-resource in the
@@ -33,6 +35,12 @@ export function route(ctx: Ctx): Handler {
   if (method === 'GET' && t.bucket !== '' && t.key === '' && q('versioning')) {
     validateBucketName(t.bucket);
     return buckets.getBucketVersioning;
+  }
+  // Likewise an object's tags (aws s3 cp asks before a multipart copy): never any here.
+  if (method === 'GET' && t.bucket !== '' && t.key !== '' && q('tagging')) {
+    validateBucketName(t.bucket);
+    validateKey(t.key);
+    return tagging.getObjectTagging;
   }
   const unsupported = UNSUPPORTED.find(q);
   if (unsupported) throw notImplemented(`the "${unsupported}" sub-resource`);
@@ -65,9 +73,11 @@ export function route(ctx: Ctx): Handler {
   validateKey(t.key);
 
   switch (method) {
-    case 'PUT':
-      if (q('partNumber') || q('uploadId')) return mpu.uploadPart;
-      return objects.putObject;
+    case 'PUT': {
+      const copy = ctx.h.has('x-amz-copy-source');
+      if (q('partNumber') || q('uploadId')) return copy ? copies.uploadPartCopy : mpu.uploadPart;
+      return copy ? copies.copyObject : objects.putObject;
+    }
     case 'GET':
       if (q('uploadId')) return mpu.listParts;
       return objects.getObject;

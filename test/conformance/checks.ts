@@ -8,6 +8,7 @@ import { awsChunkedChecks } from './s3/awsChunked.js';
 import { bucketChecks } from './s3/buckets.js';
 import { checksumChecks } from './s3/checksums.js';
 import { conditionalChecks } from './s3/conditional.js';
+import { copyChecks } from './s3/copy.js';
 import type { GetCtx } from './s3/helpers.js';
 import { listingChecks } from './s3/listing.js';
 import { multipartChecks } from './s3/multipart.js';
@@ -22,6 +23,7 @@ export function s3Checks(getCtx: GetCtx): void {
   listingChecks(getCtx);
   multipartChecks(getCtx);
   conditionalChecks(getCtx);
+  copyChecks(getCtx);
   presignedChecks(getCtx);
   checksumChecks(getCtx);
   awsChunkedChecks(getCtx);

@@ -1,23 +1,20 @@
 import assert from 'node:assert/strict';
-import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
 import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { promisify } from 'node:util';
 import { after, before, describe, test } from 'node:test';
 import { GetObjectCommand, HeadObjectCommand, S3Client } from '@aws-sdk/client-s3';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
+import { AWS, awsEnv, PYTHON, RCLONE, rcloneEnv, run, S3CMD, writeS3cmdConfig } from './clientTools.js';
 import { clientFor, keysOf, MiB, newBucket } from './helpers.js';
-
-const run = promisify(execFile);
 
 /**
  * Independent S3 clients from Debian (installed by scripts/ci-install.sh) against the store:
  * four other SigV4 implementations, multipart uploaders and XML parsers than the JS SDK's.
  */
-const TOOLS = ['/usr/bin/aws', '/usr/bin/python3', '/usr/bin/rclone', '/usr/bin/s3cmd'];
+const TOOLS = [AWS, PYTHON, RCLONE, S3CMD];
 
 describe('store: independent clients (aws cli, boto3, rclone, s3cmd)', () => {
   let t: EmbeddedStoreTarget;
@@ -41,13 +38,6 @@ describe('store: independent clients (aws cli, boto3, rclone, s3cmd)', () => {
     if (dir) await rm(dir, { recursive: true, force: true });
   });
 
-  function env(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-    const e: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: t.accessKeyId, AWS_SECRET_ACCESS_KEY: t.secretAccessKey, AWS_DEFAULT_REGION: t.region, AWS_CONFIG_FILE: '/dev/null', AWS_SHARED_CREDENTIALS_FILE: '/dev/null', ...extra };
-    delete e.AWS_CA_BUNDLE;
-    delete e.AWS_PROFILE;
-    return e;
-  }
-
   async function bodyOf(bucket: string, key: string): Promise<Buffer> {
     return Buffer.from(await (await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }))).Body!.transformToByteArray());
   }
@@ -55,7 +45,7 @@ describe('store: independent clients (aws cli, boto3, rclone, s3cmd)', () => {
   test('aws cli 2: multipart `s3 cp` up and down with a key holding space, unicode, + = ~', { timeout: 60_000 }, async () => {
     const bucket = await newBucket(s3, 'awscli');
     const key = 'dir with space/ü+f=~.bin';
-    const aws = (...args: string[]) => run('/usr/bin/aws', ['--endpoint-url', t.endpoint, ...args], { env: env() });
+    const aws = (...args: string[]) => run(AWS, ['--endpoint-url', t.endpoint, ...args], { env: awsEnv(t) });
     await aws('s3', 'cp', file, `s3://${bucket}/${key}`, '--only-show-errors');
     assert.match((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: key }))).ETag ?? '', /-2"$/, 'aws cli uploads 8 MiB parts');
     assert.ok((await bodyOf(bucket, key)).equals(data));
@@ -84,7 +74,7 @@ r = s3.delete_objects(Bucket=bucket, Delete={'Objects': [{'Key': k} for k in key
 print(json.dumps({'listed': listed, 'deleted': sorted(d['Key'] for d in r['Deleted'])}))
 `;
     const keys = ['with space/file name.txt', 'unicodé/日本語/🐭.bin', 'plus+sign', 'pct%20x%2F%', "mixed a+b%c=d~e!f(g)h*i'j,k;l:m@n$o&p"];
-    const out = await run('/usr/bin/python3', ['-c', script, t.endpoint, bucket, JSON.stringify(keys)], { env: env() });
+    const out = await run(PYTHON, ['-c', script, t.endpoint, bucket, JSON.stringify(keys)], { env: awsEnv(t) });
     const r = JSON.parse(out.stdout) as { listed: string[]; deleted: string[] };
     assert.deepEqual(r.listed, [...keys].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))));
     assert.deepEqual(r.deleted, keys.slice(0, 2).sort());
@@ -93,16 +83,8 @@ print(json.dumps({'listed': listed, 'deleted': sorted(d['Key'] for d in r['Delet
 
   test('rclone: multipart copy (Complete XML with &#34;-escaped ETags, Go encoding/xml), download, purge', { timeout: 60_000 }, async () => {
     const bucket = await newBucket(s3, 'rclone');
-    const rcEnv = env({
-      RCLONE_CONFIG_ST_TYPE: 's3',
-      RCLONE_CONFIG_ST_PROVIDER: 'Other',
-      RCLONE_CONFIG_ST_ACCESS_KEY_ID: t.accessKeyId,
-      RCLONE_CONFIG_ST_SECRET_ACCESS_KEY: t.secretAccessKey,
-      RCLONE_CONFIG_ST_ENDPOINT: t.endpoint,
-      RCLONE_CONFIG_ST_REGION: t.region,
-      RCLONE_CONFIG_ST_FORCE_PATH_STYLE: 'true',
-    });
-    const rclone = (...args: string[]) => run('/usr/bin/rclone', ['--config', '/dev/null', '--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', ...args], { env: rcEnv });
+    const rcEnv = rcloneEnv(t);
+    const rclone = (...args: string[]) => run(RCLONE, ['--config', '/dev/null', '--s3-upload-cutoff', '5M', '--s3-chunk-size', '5M', ...args], { env: rcEnv });
     await rclone('copyto', file, `st:${bucket}/rc/x y+ü.bin`);
     assert.match((await s3.send(new HeadObjectCommand({ Bucket: bucket, Key: 'rc/x y+ü.bin' }))).ETag ?? '', /-3"$/);
     const back = join(dir, 'rclone-down.bin');
@@ -114,13 +96,11 @@ print(json.dumps({'listed': listed, 'deleted': sorted(d['Key'] for d in r['Delet
 
   test('s3cmd: multipart put and get', { timeout: 60_000 }, async () => {
     const bucket = await newBucket(s3, 's3cmd');
-    const host = new URL(t.endpoint).host;
-    const cfg = join(dir, 's3cfg');
-    await writeFile(cfg, `[default]\naccess_key = ${t.accessKeyId}\nsecret_key = ${t.secretAccessKey}\nhost_base = ${host}\nhost_bucket = ${host}\nuse_https = False\nsignature_v2 = False\nbucket_location = ${t.region}\n`);
-    await run('/usr/bin/s3cmd', ['-c', cfg, 'put', file, `s3://${bucket}/s3cmd/a b+c.bin`, '--multipart-chunk-size-mb=5'], { env: env() });
+    const cfg = await writeS3cmdConfig(t, join(dir, 's3cfg'));
+    await run(S3CMD, ['-c', cfg, 'put', file, `s3://${bucket}/s3cmd/a b+c.bin`, '--multipart-chunk-size-mb=5'], { env: awsEnv(t) });
     assert.ok((await bodyOf(bucket, 's3cmd/a b+c.bin')).equals(data));
     const back = join(dir, 's3cmd-down.bin');
-    await run('/usr/bin/s3cmd', ['-c', cfg, 'get', '--force', `s3://${bucket}/s3cmd/a b+c.bin`, back], { env: env() });
+    await run(S3CMD, ['-c', cfg, 'get', '--force', `s3://${bucket}/s3cmd/a b+c.bin`, back], { env: awsEnv(t) });
     assert.ok((await readFile(back)).equals(data));
   });
 });

@@ -38,13 +38,25 @@ export interface LocalQuirks {
   /** Error code of CompleteMultipartUpload after Abort (AWS: NoSuchUpload; RGW 16: a 500
    *  InternalError, which a retrying client must not retry forever). */
   completeGoneCode: 'NoSuchUpload' | 'InternalError';
+  /** CopyObjectResult and CopyPartResult carry the ETag without its quotes (RGW 16; AWS quotes
+   *  it, as HeadObject and ListParts do everywhere). Compare copy ETags with bareEtag. */
+  copyResultEtagUnquoted: boolean;
+  /** Honours x-amz-copy-source-if-match / -if-none-match / -if-modified-since / -if-unmodified-since
+   *  (412 when one fails). RGW 16 ignores them all and copies (it reads x-amz-copy-if-* instead):
+   *  a client must not count on a conditional copy there. */
+  copySourceConditions: boolean;
+  /** Takes x-amz-copy-source (and -range) from the query of a presigned URL, as AWS applies the
+   *  x-amz-* parameters a presigner hoisted there. RGW 16 ignores them: the request becomes a
+   *  plain UploadPart / PutObject of the empty body, and answers 200. Presign copies with those
+   *  headers unhoisted (signed as headers) and send them. */
+  copySourceFromQuery: boolean;
 }
 
 export function localQuirks(target: S3Target): LocalQuirks {
   if (target.name === 'rgw') {
-    return { validatesFlexibleChecksums: false, chunkedTrailers: false, checksPartOrder: false, listPartsGoneCode: 'NoSuchKey', completeGoneCode: 'InternalError' };
+    return { validatesFlexibleChecksums: false, chunkedTrailers: false, checksPartOrder: false, listPartsGoneCode: 'NoSuchKey', completeGoneCode: 'InternalError', copyResultEtagUnquoted: true, copySourceConditions: false, copySourceFromQuery: false };
   }
-  return { validatesFlexibleChecksums: true, chunkedTrailers: true, checksPartOrder: true, listPartsGoneCode: 'NoSuchUpload', completeGoneCode: 'NoSuchUpload' };
+  return { validatesFlexibleChecksums: true, chunkedTrailers: true, checksPartOrder: true, listPartsGoneCode: 'NoSuchUpload', completeGoneCode: 'NoSuchUpload', copyResultEtagUnquoted: false, copySourceConditions: true, copySourceFromQuery: true };
 }
 
 export function makeCheckContext(target: S3Target): CheckContext {
