@@ -14,6 +14,10 @@ const commands: Record<string, { about: string; run(args: string[]): Promise<num
     about: 'the VS Code extension in a real VS Code against a real stack: activation, worker event -> pixel in the monitor, redraw with 1M points, .vsix size',
     run: async (args) => (await import('./extension.js')).main(args),
   },
+  ledger: {
+    about: "the agent's upload ledger at 2,000 part records/s: share of wall time spent writing and recording, number of writes",
+    run: async (args) => (await import('./ledger.js')).main(args),
+  },
   jobs: {
     about: 'jobs through the agent: submit -> first progress, event latency, killed worker, signaling restart (store, server, worker, agent processes)',
     run: async (args) => (await import('./jobs.js')).main(args),

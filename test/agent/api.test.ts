@@ -5,7 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { startEmbeddedStore } from '../support/store.js';
 import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { keysViaBoto3, sha256ViaBoto3, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentProcess, type AgentTestEnv } from './support/env.js';
-import { waitFor } from '../support/wait.js';
+import { holdsFor, waitFor } from '../support/wait.js';
 import { AgentClient, type AgentEvent } from '../../src/core/AgentClient.js';
 
 /** Reads SSE events from the agent until `until` says stop. */
@@ -135,12 +135,17 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     const paused = await agent.api(`/api/uploads/${id}/pause`, { method: 'POST' });
     assert.equal(paused.status, 200);
     assert.equal(paused.body.state, 'paused');
-    await new Promise((r) => setTimeout(r, 300));
+    // The parts in flight are aborted; what they had handed to the kernel still drains into the
+    // proxy (through its rate limit): wait until no PUT body is still arriving, then watch.
+    await waitFor(() => !env.proxy.requests.some((r) => r.method === 'PUT' && r.open), 'the aborted parts to drain into the proxy', 30_000);
     const before = (await agent.api(`/api/uploads/${id}`)).body.bytes_done;
-    await new Promise((r) => setTimeout(r, 700));
-    const still = await agent.api(`/api/uploads/${id}`);
-    assert.equal(still.body.state, 'paused');
-    assert.equal(still.body.bytes_done, before, 'no bytes move while paused');
+    const proxied = env.proxy.requestBytes('PUT');
+    let seen: any;
+    const still = async () => {
+      seen = (await agent.api(`/api/uploads/${id}`)).body;
+      return seen.state === 'paused' && seen.bytes_done === before && env.proxy.requestBytes('PUT') === proxied;
+    };
+    await holdsFor(still, 'no bytes move while paused', 700, { lastSeen: () => `${seen.state}, ${seen.bytes_done} bytes done (${before} at pause); proxy ${env.proxy.requestBytes('PUT')} (${proxied})` });
     env.proxy.setRate(undefined);
     assert.equal((await agent.api(`/api/uploads/${id}/resume`, { method: 'POST' })).status, 200);
     const done = await waitFor(until(id, 'completed'), 'completed');

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { repoRoot } from '../support/proc.js';
 import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { startEmbeddedStore } from '../support/store.js';
+import { waitFor } from '../support/wait.js';
 import { keysViaBoto3, runCli, sha256ViaBoto3, startAgentTestEnv, writeBigZip, type AgentTestEnv, type CliRun } from './support/env.js';
 
 describe('sleap-rtc upload (CLI, embedded store)', () => {
@@ -132,7 +133,11 @@ describe('sleap-rtc upload (CLI, embedded store)', () => {
         let stderr = '';
         child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
         const code = new Promise<number | null>((r) => child.once('exit', r));
-        while (env.proxy.requestBytes('PUT') < 4 * 1024 * 1024) await new Promise((r) => setTimeout(r, 20));
+        const started = (): boolean => {
+          if (child.exitCode !== null) throw new Error(`the upload exited with ${child.exitCode} before 4 MiB went through the proxy: ${stderr}`);
+          return env.proxy.requestBytes('PUT') >= 4 * 1024 * 1024;
+        };
+        await waitFor(started, 'the first 4 MiB through the proxy', 30_000, { intervalMs: 20 });
         if (change === 'truncated') await truncate(file, 10 * 1024 * 1024);
         else await unlink(file);
         env.proxy.setRate(undefined);
@@ -160,13 +165,12 @@ describe('sleap-rtc upload (CLI, embedded store)', () => {
       const exited = new Promise<number | null>((r) => child.once('exit', (code) => r(code)));
       // Kill once the ledger holds a part (its writes are coalesced, so wait for the file itself).
       const ledgerFile = join(dataDir, 'agent', 'ledger.json');
-      const end = Date.now() + 30_000;
-      for (;;) {
+      const recorded = async (): Promise<boolean> => {
+        if (child.exitCode !== null) throw new Error(`the upload exited with ${child.exitCode} before a part was recorded: ${stderr}`);
         const rec = await readFile(ledgerFile, 'utf8').then((t) => Object.values(JSON.parse(t).uploads as Record<string, any>).find((u) => u.path === file), () => undefined);
-        if (rec && Object.keys(rec.files[0].parts).length > 0) break;
-        assert.ok(Date.now() < end, 'no part recorded in 30 s');
-        await new Promise((r) => setTimeout(r, 50));
-      }
+        return rec !== undefined && Object.keys(rec.files[0].parts).length > 0;
+      };
+      await waitFor(recorded, 'a part recorded in the ledger file', 30_000, { intervalMs: 50 });
       child.kill(signal);
       const code = await exited;
       if (signal === 'SIGINT') {
@@ -212,11 +216,12 @@ describe('sleap-rtc upload (CLI, embedded store)', () => {
     // Parts the killed process left in the proxy's buffers may still be landing while we abort; an
     // abort that fails can still have removed the upload, so the goal is upload-status 404.
     const statuses: number[] = [];
-    for (let i = 0; i < 20 && !(await uploadGone(s)); i++) {
-      if (i > 0) await new Promise((r) => setTimeout(r, 250));
+    const abortedAndGone = async (): Promise<boolean> => {
+      if (await uploadGone(s)) return true;
       statuses.push((await env.server.api('/api/abort-upload', { body: { key: s.key, upload_id: s.uploadId } })).status);
-    }
-    assert.ok(await uploadGone(s), `abort-upload answered ${statuses.join(', ')}`);
+      return false;
+    };
+    await waitFor(abortedAndGone, 'the aborted upload to be gone (upload-status 404)', 10_000, { intervalMs: 250, lastSeen: () => `abort-upload answered ${statuses.join(', ')}` });
     t.diagnostic(`abort-upload answered ${statuses.join(', ')}`);
     const r = await runCli(['upload', file, '--data', dataDir, '--json'], env.env);
     assert.equal(r.code, 0, r.stderr);

@@ -13,21 +13,20 @@ import { after, before, describe, test } from 'node:test';
 import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { makeS3Client } from '../../src/core/s3client.js';
 import { AgentClient, type AgentEvent } from '../../src/core/AgentClient.js';
+import { EventFile } from '../../src/core/jobs/index.js';
 import { spawnCli, type Spawned } from '../support/proc.js';
 import { startServerProcess, type ServerProcess } from '../support/server.js';
-import { sharedSleapDir, writeSyntheticSlp } from '../support/slpFixtures.js';
+import { sharedSleapFile, useSharedSleap, writeSyntheticSlp } from '../support/slpFixtures.js';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
-import { waitFor as waitUntil } from '../support/wait.js';
+import { holdsFor, waitFor } from '../support/wait.js';
+import { workerEvents } from '../support/workerEvents.js';
 import { runCli, startAgentProcess, writeBigZip, type AgentProcess } from './support/env.js';
 
 const LONG = { trainer: 'builtin', trainer_config: { max_epochs: 100_000, min_train_steps_per_epoch: 3000 } };
 
-let lastSeen: unknown;
-/** waitFor that says, on a timeout, the job as last read (its last four events). */
-const waitFor = <T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 30_000): Promise<T> => {
-  lastSeen = undefined;
-  return waitUntil(fn, what, timeoutMs, { lastSeen: () => String(JSON.stringify(lastSeen, (k, x) => (k === 'events' && Array.isArray(x) ? x.slice(-4) : x))).slice(0, 1500) });
-};
+let lastJob: unknown;
+/** waitFor's `lastSeen` for waits on a job: the job as last read by `job()` (its last four events). */
+const jobSeen = { lastSeen: () => String(JSON.stringify(lastJob, (k, x) => (k === 'events' && Array.isArray(x) ? x.slice(-4) : x))).slice(0, 1500) };
 
 /** Collects the agent's SSE events in the background. */
 function listen(agent: AgentProcess): { events: AgentEvent[]; stop(): void } {
@@ -70,9 +69,9 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     workerId = worker.line[1];
     agent = await startAgentProcess(agentEnv(), agentData);
     s3 = makeS3Client(store);
-    // A real SLEAP file when ../shared is there (always in CI), else one the tests write with h5wasm.
+    // A real SLEAP file when ../shared is there (required in CI), else one the tests write with h5wasm.
     dataset = join(dir, 'labels.pkg.slp');
-    if (sharedSleapDir) await copyFile(join(sharedSleapDir, 'minimal_instance.pkg.slp'), dataset);
+    if (useSharedSleap) await copyFile(sharedSleapFile('minimal_instance.pkg.slp'), dataset);
     else await writeSyntheticSlp(dataset, { frames: 20, instancesPerFrame: 1, nodes: 3, embedded: true });
   });
 
@@ -87,7 +86,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
 
   /** Waits until the worker says it is free again (its status is published after each job). */
   const workerFree = () => waitFor(() => agent.api('/api/workers').then((r) => (r.body.workers.some((w: any) => w.peer_id === workerId && w.metadata.properties.status === 'available') ? true : undefined)), 'a free worker');
-  const job = (id: string) => agent.api(`/api/jobs/${id}`).then((r) => (lastSeen = r.body));
+  const job = (id: string) => agent.api(`/api/jobs/${id}`).then((r) => (lastJob = r.body));
   const command = (id: string, c: string) => agent.api(`/api/jobs/${id}/commands`, { body: { command: c } });
 
   test('upload, submit, progress over the DataChannel, pause (no progress for 2 s), resume, stop early: the model is in the store and the manifest, the client is told', { timeout: 120_000 }, async () => {
@@ -102,7 +101,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
       firstUploadId = created.body.upload_id;
 
       // Progress arrives (epoch_end with losses), through the agent, from the worker's DataChannel.
-      const running = await waitFor(() => job(id).then((j) => (j.events.some((e: any) => e.type === 'progress' && e.data.event === 'epoch_end') ? j : undefined)), 'first epoch_end', 60_000);
+      const running = await waitFor(() => job(id).then((j) => (j.events.some((e: any) => e.type === 'progress' && e.data.event === 'epoch_end') ? j : undefined)), 'first epoch_end', 60_000, jobSeen);
       assert.equal(running.status, 'training');
       assert.match(running.dataset_s3_path, /^s3:\/\/.+\/rooms\/lab\/datasets\//);
       const seqs = running.events.map((e: any) => e.seq);
@@ -110,23 +109,23 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
       const epochEnd = running.events.find((e: any) => e.type === 'progress' && e.data.event === 'epoch_end');
       assert.ok(Number.isFinite(epochEnd.data.logs['train/loss']), 'a real training loss');
 
-      // Pause: acknowledged, status paused, then no progress for 2 s.
+      // Pause: acknowledged, status paused, then no progress for 2 s. The worker holds progress
+      // from the pause on and records `paused` once it took effect, in order with its events: once
+      // that status event is in the history, so is every progress event made before it.
       const p = await command(id, 'pause');
       assert.equal(p.status, 200, JSON.stringify(p.body));
       assert.equal(p.body.ok, true);
-      await waitFor(() => job(id).then((j) => (j.status === 'paused' ? j : undefined)), 'paused');
-      await new Promise((r) => setTimeout(r, 300)); // a batch in flight when pause landed may still report
-      const atPause = progressCount((await job(id)).events);
-      await new Promise((r) => setTimeout(r, 2000));
-      assert.equal(progressCount((await job(id)).events), atPause, 'no progress while paused');
+      const paused = await waitFor(() => job(id).then((j) => (j.status === 'paused' && j.events.some((e: any) => e.type === 'status' && e.status === 'paused') ? j : undefined)), 'the paused status event', 30_000, jobSeen);
+      const atPause = progressCount(paused.events);
+      await holdsFor(async () => progressCount((await job(id)).events) === atPause, 'no progress while paused', 2000, { intervalMs: 250, ...jobSeen });
 
       // Resume: progress again.
       assert.equal((await command(id, 'resume')).status, 200);
-      await waitFor(() => job(id).then((j) => (j.status === 'training' && progressCount(j.events) > atPause ? j : undefined)), 'progress after resume');
+      await waitFor(() => job(id).then((j) => (j.status === 'training' && progressCount(j.events) > atPause ? j : undefined)), 'progress after resume', 30_000, jobSeen);
 
       // Stop early: the model is kept.
       assert.equal((await command(id, 'stop')).status, 200);
-      const done = await waitFor(() => job(id).then((j) => (j.status === 'stopped' && j.model ? j : undefined)), 'stopped with a model', 60_000);
+      const done = await waitFor(() => job(id).then((j) => (j.status === 'stopped' && j.model ? j : undefined)), 'stopped with a model', 60_000, jobSeen);
       assert.match(done.model.s3_path, new RegExp(`^s3://${server.bucket}/rooms/lab/models/${done.model.model_id}/$`));
       assert.ok(done.events.some((e: any) => e.type === 'job_complete'), 'job_complete came over the DataChannel');
       // A long history is read in pages: after_seq and limit.
@@ -200,21 +199,24 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.id;
     assert.equal(created.body.upload_id, firstUploadId, 'the unchanged dataset is not uploaded again: the finished upload is reused');
-    await waitFor(() => job(id).then((j) => (progressCount(j.events) >= 3 ? j : undefined)), 'progress', 60_000);
+    await waitFor(() => job(id).then((j) => (progressCount(j.events) >= 3 ? j : undefined)), 'progress', 60_000, jobSeen);
     agent.proc.child.kill('SIGKILL');
     await new Promise((r) => agent.proc.child.once('exit', r));
-    await new Promise((r) => setTimeout(r, 1500)); // the job goes on without its client
+    // The job goes on without its client: wait until the worker has recorded events the killed
+    // agent never had (its history file is what it kept), so the restarted one must be sent them.
+    const agentHad = EventFile.read(join(agentData, 'agent', 'jobs', `${id}.jsonl`)).at(-1)?.seq ?? 0;
+    await waitFor(() => workerEvents(join(dir, 'worker'), id, agentHad).length >= 5, `5 events after seq ${agentHad} recorded by the worker while no agent ran`, 30_000);
     agent = await startAgentProcess(agentEnv(), agentData);
     const before = await job(id);
     // The ledger may be a state change behind after a kill -9; the replay brings it up to date.
     assert.ok(['accepted', 'downloading', 'training'].includes(before.status), `the job is known after the restart, still running (${before.status})`);
     const n0 = before.events.length;
-    const later = await waitFor(() => job(id).then((j) => (j.status === 'training' && j.events.length > n0 + 5 ? j : undefined)), 'events after the restart', 30_000);
+    const later = await waitFor(() => job(id).then((j) => (j.status === 'training' && j.events.length > n0 + 5 ? j : undefined)), 'events after the restart', 30_000, jobSeen);
     const seqs = later.events.map((e: any) => e.seq);
     assert.deepEqual(seqs, seqs.map((_: number, i: number) => i + 1), 'missed events were replayed: 1..n, no gap, no repeat');
     const c = await command(id, 'cancel');
     assert.equal(c.status, 200, JSON.stringify(c.body));
-    const end = await waitFor(() => job(id).then((j) => (j.status === 'cancelled' ? j : undefined)), 'cancelled');
+    const end = await waitFor(() => job(id).then((j) => (j.status === 'cancelled' ? j : undefined)), 'cancelled', 30_000, jobSeen);
     assert.equal(end.model, undefined, 'a cancelled job keeps no model');
   });
 
@@ -253,7 +255,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     await writeBigZip(zip, 1024 * 1024);
     const created = await agent.api('/api/jobs', { body: { dataset: zip, config: { trainer: 'builtin', trainer_config: { max_epochs: 2 } } } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
-    const failed = await waitFor(() => job(created.body.id).then((j) => (j.status === 'failed' ? j : undefined)), 'failed', 60_000);
+    const failed = await waitFor(() => job(created.body.id).then((j) => (j.status === 'failed' ? j : undefined)), 'failed', 60_000, jobSeen);
     assert.ok(failed.error?.code, 'a coded error');
     assert.match(failed.error.message, /not-labels\.zip|dataset|HDF5|labels/i);
     assert.equal(failed.model, undefined);
@@ -281,9 +283,9 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     const created = await agent.api('/api/jobs', { body: { dataset, config: LONG } });
     assert.equal(created.status, 201, JSON.stringify(created.body));
     const id = created.body.id;
-    await waitFor(() => job(id).then((j) => (progressCount(j.events) >= 2 ? j : undefined)), 'progress', 60_000);
+    await waitFor(() => job(id).then((j) => (progressCount(j.events) >= 2 ? j : undefined)), 'progress', 60_000, jobSeen);
     worker.child.kill('SIGKILL');
-    const failed = await waitFor(() => job(id).then((j) => (j.status === 'failed' ? j : undefined)), 'failed after the worker died', 20_000);
+    const failed = await waitFor(() => job(id).then((j) => (j.status === 'failed' ? j : undefined)), 'failed after the worker died', 20_000, jobSeen);
     assert.equal(failed.error.code, 'worker_lost');
     assert.match(failed.error.message, /Submit it again/);
   });

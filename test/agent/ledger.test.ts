@@ -5,33 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { isAppError } from '../../src/core/errors.js';
-import { Ledger, type LedgerUpload } from '../../src/agent/Ledger.js';
+import { Ledger } from '../../src/agent/Ledger.js';
 import { acquireLock } from '../../src/agent/lock.js';
-
-function syntheticUpload(id: string, parts: number): LedgerUpload {
-  const partSize = 8 * 1024 * 1024;
-  return {
-    id,
-    path: `/data/${id}.slp`,
-    dataset: 'file',
-    state: 'uploading',
-    createdAt: new Date().toISOString(),
-    updatedAt: new Date().toISOString(),
-    size: parts * partSize,
-    warnings: [],
-    origin: 'test',
-    files: [
-      {
-        path: `/data/${id}.slp`,
-        relativePath: `${id}.slp`,
-        fingerprint: { size: parts * partSize, mtimeMs: 1, edges: 'e'.repeat(64) },
-        sha256: 'a'.repeat(64),
-        session: { bucket: 'b', key: `rooms/lab/datasets/x/${id}.slp`, uploadId: 'u'.repeat(40), s3Path: `s3://b/rooms/lab/datasets/x/${id}.slp`, fileSize: parts * partSize, partSize, partCount: parts, prefixId: 'x' },
-        parts: {},
-      },
-    ],
-  };
-}
+import { waitFor } from '../support/wait.js';
+import { syntheticPart, syntheticUpload } from './support/syntheticUpload.js';
 
 describe('ledger (lowdb)', () => {
   let dir: string;
@@ -42,27 +19,24 @@ describe('ledger (lowdb)', () => {
     await rm(dir, { recursive: true, force: true });
   });
 
-  test('a 10,000-part upload spends a small share of its time in ledger writes (coalesced)', { timeout: 60_000 }, async (t) => {
-    const file = join(dir, 'overhead', 'ledger.json');
-    const ledger = await Ledger.open(file);
-    const u = syntheticUpload('big', 10_000);
-    await ledger.putUpload(u);
+  // How much of an upload's time goes to the ledger is measured by `npm run bench -- ledger`;
+  // this pins what does not depend on the machine's speed.
+  test('10,000 part records are coalesced: none is written at once, close writes them all in one go', { timeout: 60_000 }, async () => {
+    const file = join(dir, 'coalesced', 'ledger.json');
+    // An interval longer than the test: no timed write fires, so every write counted is one asked for.
+    const ledger = await Ledger.open(file, { minIntervalMs: 3_600_000 });
+    await ledger.putUpload(syntheticUpload('big', 10_000));
     const f = ledger.upload('big')!.files[0];
-    const t0 = performance.now();
-    // 10 parts every 5 ms: 10,000 parts in ~5 s, i.e. 2,000 parts/s (16 GB/s of 8 MiB parts,
-    // ~80x faster than a real upload here): a harsh pace for the ledger.
-    for (let n = 1; n <= 10_000; ) {
-      for (let k = 0; k < 10 && n <= 10_000; k++, n++) {
-        ledger.addPart(f, { partNumber: n, etag: `"${n.toString(16).padStart(32, '0')}"`, size: 8 * 1024 * 1024, checksum: { algorithm: 'md5', value: 'q'.repeat(22) + '==' } });
-      }
-      await new Promise((r) => setTimeout(r, 5));
+    const writes = ledger.stats.writes;
+    for (let n = 1; n <= 10_000; n++) {
+      ledger.addPart(f, syntheticPart(n));
+      // The event loop runs between batches of parts, as during an upload.
+      if (n % 10 === 0) await new Promise<void>((r) => setImmediate(r));
     }
+    assert.equal(ledger.stats.writes, writes, 'a part record was written at once');
+    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')).uploads.big.files[0].parts, {}, 'the file already holds part records');
     await ledger.close();
-    const total = performance.now() - t0;
-    const share = (ledger.stats.writeMs + ledger.stats.recordMs) / total;
-    t.diagnostic(`ledger: 10,000 parts in ${(total / 1000).toFixed(2)} s wall, ${ledger.stats.writes} writes, ${ledger.stats.writeMs.toFixed(0)} ms writing + ${ledger.stats.recordMs.toFixed(0)} ms recording = ${(share * 100).toFixed(2)} % of the time`);
-    assert.ok(share < 0.1, `ledger overhead ${(share * 100).toFixed(2)} % (regression bound 10 %)`);
-    assert.ok(ledger.stats.writes < 500, `writes are coalesced (${ledger.stats.writes})`);
+    assert.equal(ledger.stats.writes, writes + 1, 'close writes the pending records in one write');
     const back = JSON.parse(await readFile(file, 'utf8'));
     assert.equal(Object.keys(back.uploads.big.files[0].parts).length, 10_000);
     const again = await Ledger.open(file);
@@ -70,7 +44,7 @@ describe('ledger (lowdb)', () => {
     assert.equal(again.doneParts(again.upload('big')!.files[0])[9_999].partNumber, 10_000);
   });
 
-  test('state changes are written at once; part records within the coalescing interval', async () => {
+  test('state changes are written at once; part records by the next coalesced write', async () => {
     const file = join(dir, 'now', 'ledger.json');
     const ledger = await Ledger.open(file, { minIntervalMs: 200 });
     await ledger.putUpload(syntheticUpload('a', 10));
@@ -78,8 +52,8 @@ describe('ledger (lowdb)', () => {
     await ledger.update('a', (u) => (u.state = 'paused'));
     assert.equal(JSON.parse(await readFile(file, 'utf8')).uploads.a.state, 'paused');
     ledger.addPart(ledger.upload('a')!.files[0], { partNumber: 1, etag: '"e1"', size: 5 });
-    await new Promise((r) => setTimeout(r, 400));
-    assert.deepEqual(JSON.parse(await readFile(file, 'utf8')).uploads.a.files[0].parts['1'], { etag: '"e1"', size: 5 });
+    const part = await waitFor(async () => JSON.parse(await readFile(file, 'utf8')).uploads.a.files[0].parts['1'], 'part 1 in the file, by the timed write', 10_000, { intervalMs: 20 });
+    assert.deepEqual(part, { etag: '"e1"', size: 5 });
     await ledger.close();
   });
 

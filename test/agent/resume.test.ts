@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test, type TestContext } from 'node:test';
 import { repoRoot } from '../support/proc.js';
-import { s3Targets } from '../support/targets.js';
+import { forEachS3Target } from '../support/targets.js';
+import { waitFor } from '../support/wait.js';
 import { runCli, sha256ViaBoto3, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentTestEnv } from './support/env.js';
 
 // Issue 3, acceptance point 1: kill -9 at ~50 % of a 1 GiB upload, on the embedded store and on
@@ -43,16 +44,19 @@ function inFlight(env: AgentTestEnv): { partNumber: number; bytes: number }[] {
 
 /** Waits until half the file went through the proxy and a part is mid-body, then says what was in flight. */
 async function untilMidway(env: AgentTestEnv, size: number, what: () => string, timeoutMs = 120_000): Promise<string> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    if (env.proxy.requestBytes('PUT') >= size / 2) {
-      const mid = inFlight(env).filter((p) => p.bytes < PART);
-      if (mid.length > 0) return mid.map((p) => `${p.partNumber}@${MiB(p.bytes)}`).join(' ');
-    }
-    if (env.proxy.requestBytes('PUT') >= size) throw new Error(`the upload ended before a part was seen mid-body past 50 %; ${what()}`);
-    if (Date.now() > end) throw new Error(`only ${env.proxy.requestBytes('PUT')} bytes went through the proxy in ${timeoutMs} ms; ${what()}`);
-    await new Promise((r) => setTimeout(r, 5));
-  }
+  return waitFor(
+    () => {
+      if (env.proxy.requestBytes('PUT') >= size / 2) {
+        const mid = inFlight(env).filter((p) => p.bytes < PART);
+        if (mid.length > 0) return mid.map((p) => `${p.partNumber}@${MiB(p.bytes)}`).join(' ');
+      }
+      if (env.proxy.requestBytes('PUT') >= size) throw new Error(`the upload ended before a part was seen mid-body past 50 %; ${what()}`);
+      return undefined;
+    },
+    'a part mid-body past 50 % of the upload',
+    timeoutMs,
+    { intervalMs: 5, lastSeen: () => `${env.proxy.requestBytes('PUT')} bytes through the proxy; ${what()}` },
+  );
 }
 
 /**
@@ -116,7 +120,7 @@ describe(`kill -9 at ~50 % (agent ${MiB(SIZES.agent)} MiB, CLI ${MiB(SIZES.cli)}
     if (srcDir) await rm(srcDir, { recursive: true, force: true });
   });
 
-  for (const factory of s3Targets()) {
+  forEachS3Target((factory) => {
     describe(factory.name, () => {
       let env: AgentTestEnv;
       before(async () => {
@@ -195,11 +199,15 @@ describe(`kill -9 at ~50 % (agent ${MiB(SIZES.agent)} MiB, CLI ${MiB(SIZES.cli)}
         const again = await startAgentProcess(agentEnv(), data, tuning);
         try {
           let v: any;
-          const end = Date.now() + 180_000;
-          do {
-            await new Promise((r) => setTimeout(r, 100));
-            v = (await again.api(`/api/uploads/${created.body.id}`)).body;
-          } while (v.state !== 'completed' && v.state !== 'failed' && Date.now() < end);
+          await waitFor(
+            async () => {
+              v = (await again.api(`/api/uploads/${created.body.id}`)).body;
+              return v.state === 'completed' || v.state === 'failed';
+            },
+            'the resumed upload to end',
+            180_000,
+            { lastSeen: () => JSON.stringify(v) },
+          );
           const pauses = meter.stop();
           const resumeMs = Date.now() - r0;
           assert.equal(v.state, 'completed', JSON.stringify(v));
@@ -212,5 +220,5 @@ describe(`kill -9 at ~50 % (agent ${MiB(SIZES.agent)} MiB, CLI ${MiB(SIZES.cli)}
         }
       });
     });
-  }
+  });
 });

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { sharedSkipReason, sharedSleapFile, writeSyntheticSlp } from '../support/slpFixtures.js';
 import { startEmbeddedStore } from '../support/store.js';
+import { waitFor } from '../support/wait.js';
 import { runCli, startAgentProcess, startAgentTestEnv, type AgentProcess, type AgentTestEnv } from './support/env.js';
 
 // Issue 3, acceptance point 3: a labels file is opened with h5wasm (core/slp inspectSlp) when a
@@ -14,14 +15,17 @@ import { runCli, startAgentProcess, startAgentTestEnv, type AgentProcess, type A
 const EXTERNAL_WARNING = (file: string, video: string) => `${file}: the worker will not see ${video}; export a .pkg.slp (File > Export > Labels Package) to embed the frames`;
 
 async function waitCompleted(agent: AgentProcess, id: string): Promise<any> {
-  const end = Date.now() + 30_000;
-  for (;;) {
-    const v = (await agent.api(`/api/uploads/${id}`)).body;
-    if (v.state === 'completed') return v;
-    assert.notEqual(v.state, 'failed', JSON.stringify(v));
-    assert.ok(Date.now() < end, `upload ${id} did not complete: ${JSON.stringify(v)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+  let v: any;
+  return waitFor(
+    async () => {
+      v = (await agent.api(`/api/uploads/${id}`)).body;
+      assert.notEqual(v.state, 'failed', JSON.stringify(v));
+      return v.state === 'completed' ? v : undefined;
+    },
+    `upload ${id} to complete`,
+    30_000,
+    { lastSeen: () => JSON.stringify(v) },
+  );
 }
 
 describe('a labels file is read with h5wasm when its upload is added', () => {

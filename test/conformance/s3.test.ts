@@ -1,8 +1,8 @@
 import { after, before, describe } from 'node:test';
-import { s3Targets, type S3Target } from '../support/targets.js';
+import { forEachS3Target, type S3Target } from '../support/targets.js';
 import { makeCheckContext, s3Checks, type CheckContext } from './checks.js';
 
-for (const factory of s3Targets()) {
+forEachS3Target((factory) => {
   describe(`S3 conformance: ${factory.name}`, () => {
     let target: S3Target | undefined;
     let ctx: CheckContext | undefined;
@@ -22,4 +22,4 @@ for (const factory of s3Targets()) {
       return ctx;
     });
   });
-}
+});

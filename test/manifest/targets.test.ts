@@ -9,7 +9,7 @@ import { CreateBucketCommand, GetObjectCommand, PutObjectCommand, type S3Client,
 import { isAppError } from '../../src/core/errors.js';
 import { addModel, ifMatchValue, manifestKey, readManifest, updateManifest, type ManifestWrite } from '../../src/core/manifest/index.js';
 import { repoRoot } from '../support/proc.js';
-import { s3Targets, type S3Target } from '../support/targets.js';
+import { forEachS3Target, type S3Target } from '../support/targets.js';
 import { checkpointBody, clientFor, makeModel, publishModel } from './helpers.js';
 
 const WRITERS = 20;
@@ -111,7 +111,7 @@ async function startChildWriter(target: S3Target, bucket: string, roomId: string
   };
 }
 
-for (const factory of s3Targets()) {
+forEachS3Target((factory) => {
   describe(`room manifest on ${factory.name}`, () => {
     let target: S3Target | undefined;
     let s3: S3Client | undefined;
@@ -306,4 +306,4 @@ for (const factory of s3Targets()) {
       assert.equal((await readManifest(s3, bucket, roomId)).manifest.version, 3);
     });
   });
-}
+});

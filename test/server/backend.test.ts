@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { createHash, randomBytes } from 'node:crypto';
 import { after, before, describe, test } from 'node:test';
 import { crc32 } from 'node:zlib';
-import { s3Targets, type S3Target } from '../support/targets.js';
+import { forEachS3Target, type S3Target } from '../support/targets.js';
 import { startServerProcess, type ServerProcess } from '../support/server.js';
 
 const MiB = 1024 * 1024;
@@ -15,7 +15,7 @@ async function putPart(url: string, body: Buffer): Promise<string> {
   return etag;
 }
 
-for (const factory of s3Targets()) {
+forEachS3Target((factory) => {
   describe(`backend against ${factory.name}`, () => {
     let target: S3Target;
     let srv: ServerProcess;
@@ -190,4 +190,4 @@ for (const factory of s3Targets()) {
       for (const u of [a, b]) assert.equal((await srv.api('/api/abort-upload', { body: { key: u.body.key, upload_id: u.body.upload_id } })).status, 200);
     });
   });
-}
+});

@@ -1,9 +1,9 @@
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { isSignalingError } from '../../src/core/signaling/SignalingError.js';
 import { SignalingClient } from '../../src/core/signaling/SignalingClient.js';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
+import { waitFor } from '../support/wait.js';
 import {
   ALLOWED_ORIGIN,
   clientOptions,
@@ -157,9 +157,19 @@ describe('signaling in `sleap-rtc server` (real processes)', () => {
       for (let i = 0; i < 300; i++) ws.send('{"type":"pong"}');
       const e = await next();
       assert.equal((e as { code: string }).code, 'rate_limited');
-      await sleep(200);
-      ws.send(JSON.stringify({ type: 'ping', request_id: 'p1' }));
-      assert.deepEqual(await next((m) => m.type === 'pong'), { type: 'pong', request_id: 'p1' });
+      // Frames are dropped until the budget refills (50 a second): ping until one is answered.
+      let n = 0;
+      const pong = await waitFor(
+        async () => {
+          const id = `p${++n}`;
+          ws.send(JSON.stringify({ type: 'ping', request_id: id }));
+          return next((m) => m.type === 'pong' && (m as { request_id?: string }).request_id === id, 250).catch(() => undefined);
+        },
+        'a ping answered once the rate limit lets frames through again',
+        10_000,
+        { intervalMs: 1 },
+      );
+      assert.deepEqual(pong, { type: 'pong', request_id: `p${n}` });
     } finally {
       ws.terminate();
     }

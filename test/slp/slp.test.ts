@@ -6,7 +6,7 @@ import { after, before, describe, test } from 'node:test';
 import h5wasm from 'h5wasm/node';
 import { isAppError } from '../../src/core/errors.js';
 import { externalVideoWarning, inspectSlp, readInstances } from '../../src/core/slp/index.js';
-import { sharedSkipReason, sharedSleapDir, writeSyntheticSlp } from '../support/slpFixtures.js';
+import { sharedSkipReason, sharedSleapFile, writeSyntheticSlp } from '../support/slpFixtures.js';
 
 let dir: string;
 before(async () => {
@@ -16,7 +16,7 @@ after(async () => {
   await rm(dir, { recursive: true, force: true });
 });
 
-const real = (name: string) => join(sharedSleapDir ?? '', name);
+const real = sharedSleapFile;
 
 /** Sums the instance ranges of `frames` and point ranges of `instances` straight from the datasets. */
 async function rawCounts(path: string): Promise<{ frames: number; instances: number; frameRanges: number; points: number; pointRanges: number }> {

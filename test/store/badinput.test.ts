@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import http from 'node:http';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
@@ -14,6 +13,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
+import { holdsFor, waitFor } from '../support/wait.js';
 import { assertS3Error, clientFor, exists, keysOf, md5hex, newBucket, rawExchange, sha256hex, signedHead, tmpFiles, xmlCode } from './helpers.js';
 
 /**
@@ -41,8 +41,8 @@ describe('store: bad input is refused and leaves nothing behind', () => {
     const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: key }));
     assert.equal(await got.Body!.transformToString(), 'ok');
     assert.deepEqual((await keysOf(s3, bucket)).filter((k) => k !== key && !k.startsWith('health-')), keys);
-    for (let i = 0; i < 50 && (await tmpFiles(t)).length > 0; i++) await sleep(20);
-    assert.deepEqual(await tmpFiles(t), [], 'temp files left behind');
+    let left: string[] = [];
+    await waitFor(async () => (left = await tmpFiles(t)).length === 0, 'no temp file left behind', 5000, { intervalMs: 20, lastSeen: () => left.join(', ') });
   }
 
   async function rawPut(path: string, body: Buffer, headers: Record<string, string> = {}, payloadHash?: string) {
@@ -192,7 +192,7 @@ describe('store: bad input is refused and leaves nothing behind', () => {
     assert.doesNotMatch(r.raw.toString('latin1'), /100 Continue/);
     const body = randomBytes(1000);
     const ok = await signedHead(t, { method: 'PUT', path: `/${bucket}/expect`, headers: { 'content-length': String(body.length), expect: '100-continue' } });
-    const r2 = await rawExchange(t, [ok.head, body], { responses: 1, gapMs: 300 });
+    const r2 = await rawExchange(t, [ok.head, body], { responses: 1, awaitContinue: true });
     assert.match(r2.raw.toString('latin1'), /^HTTP\/1\.1 100 Continue\r\n/);
     assert.equal(r2.responses[0]?.status, 200);
     assert.equal(r2.responses[0]?.headers.etag, `"${md5hex(body)}"`);
@@ -236,8 +236,7 @@ describe('store: bad input is refused and leaves nothing behind', () => {
       assert.equal(first.keepAlive, 'timeout=65');
       let closed = false;
       first.socket.once('close', () => (closed = true));
-      await sleep(6000);
-      assert.equal(closed, false, 'the server closed the idle connection within 6 s');
+      await holdsFor(() => !closed, 'the idle connection staying open for 6 s', 6000);
       const second = await get();
       assert.equal(second.socket, first.socket, 'the second request reused the idle connection');
       assert.equal(second.status, 403);

@@ -4,7 +4,6 @@ import { mkdtemp, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { connect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import {
   CompleteMultipartUploadCommand,
@@ -17,6 +16,7 @@ import {
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
+import { waitFor } from '../support/wait.js';
 import { clientFor, exists, keysOf, md5hex, MiB, newBucket, signedHead, tmpFiles } from './helpers.js';
 
 /** Opens a connection and sends a request head plus the first `bytes` of its body, then holds it open. */
@@ -35,14 +35,14 @@ async function startUpload(t: EmbeddedStoreTarget, head: string, bytes: number):
 
 /** Waits until the store's tmp/ holds a body of at least `bytes` (the upload really is in flight). */
 async function waitForTmpBody(t: EmbeddedStoreTarget, bytes: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  const bodyThere = async (): Promise<boolean> => {
     for (const f of await tmpFiles(t)) {
       const s = await stat(join(t.dataDir, 'tmp', f)).catch(() => undefined);
-      if (s && s.size >= bytes) return;
+      if (s && s.size >= bytes) return true;
     }
-    await sleep(25);
-  }
-  assert.fail(`no body of ${bytes} bytes appeared in ${t.dataDir}/tmp`);
+    return false;
+  };
+  await waitFor(bodyThere, `a body of ${bytes} bytes in ${t.dataDir}/tmp`, 10_000, { intervalMs: 25 });
 }
 
 async function dataFiles(t: EmbeddedStoreTarget, bucket: string): Promise<string[]> {

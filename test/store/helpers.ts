@@ -9,6 +9,7 @@ import { HttpRequest } from '@smithy/protocol-http';
 import { SignatureV4 } from '@smithy/signature-v4';
 import { makeS3Client } from '../../src/core/s3client.js';
 import type { EmbeddedStoreTarget } from '../support/store.js';
+import { waitFor } from '../support/wait.js';
 
 /** Shared setup of the store's own tests: clients, raw signed requests over node:net. */
 
@@ -116,13 +117,15 @@ export function parseResponses(buf: Buffer, headRequest = false): RawResponse[] 
 }
 
 /**
- * Writes `parts` to a fresh connection (pausing `gapMs` between them), optionally half-closes
- * or destroys it, and collects what the store answers until it closes or `waitMs` passes.
+ * Writes `parts` to a fresh connection, optionally half-closes or destroys it, and collects what
+ * the store answers until it closes, `responses` responses are in, or `waitMs` passes. With
+ * `awaitContinue`, the parts after the first (the head) wait for the store's 100 Continue, as
+ * a client that sent `Expect: 100-continue` does.
  */
 export async function rawExchange(
   t: EmbeddedStoreTarget,
   parts: Array<string | Buffer>,
-  opts: { gapMs?: number; after?: 'end' | 'destroy' | 'keep'; waitMs?: number; head?: boolean; responses?: number } = {},
+  opts: { awaitContinue?: boolean; after?: 'end' | 'destroy' | 'keep'; waitMs?: number; head?: boolean; responses?: number } = {},
 ): Promise<{ responses: RawResponse[]; raw: Buffer; closedByServer: boolean }> {
   const url = new URL(t.endpoint);
   const sock = connect(Number(url.port), url.hostname);
@@ -146,7 +149,9 @@ export async function rawExchange(
     });
   });
   for (const [n, p] of parts.entries()) {
-    if (n > 0 && opts.gapMs) await new Promise((r) => setTimeout(r, opts.gapMs));
+    if (n === 1 && opts.awaitContinue) {
+      await waitFor(() => sock.destroyed || /^HTTP\/1\.1 100 Continue\r\n/.test(Buffer.concat(chunks).toString('latin1')), 'the store\'s 100 Continue', opts.waitMs ?? 5000, { intervalMs: 5 });
+    }
     if (!sock.destroyed) sock.write(p);
   }
   if (opts.after === 'end') sock.end();

@@ -18,6 +18,7 @@ import {
   type S3ServiceException,
 } from '@aws-sdk/client-s3';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
+import { waitFor } from '../support/wait.js';
 import { clientFor, MiB, newBucket } from './helpers.js';
 
 function statusOf(e: unknown): number | undefined {
@@ -130,8 +131,8 @@ describe('store: conditional writes, reads and listings', () => {
     for await (const c of body) chunks.push(c as Buffer);
     assert.ok(Buffer.concat(chunks).equals(old), 'the reader saw a changed or truncated body');
     assert.equal(await text(s3, bucket, 'o'), 'new version');
-    for (let i = 0; i < 50 && (await readdir(join(t.dataDir, 'buckets', bucket, 'data'))).length > 1; i++) await new Promise((r) => setTimeout(r, 20));
-    assert.equal((await readdir(join(t.dataDir, 'buckets', bucket, 'data'))).length, 1, 'the replaced data file was not freed');
+    let files: string[] = [];
+    await waitFor(async () => (files = await readdir(join(t.dataDir, 'buckets', bucket, 'data'))).length === 1, 'one data file: the replaced one freed once its reader is done', 5000, { intervalMs: 20, lastSeen: () => files.join(', ') || 'none' });
   });
 
   test('ListObjects V1 pages with markers across common prefixes; V2 encoding-type=url; 1,000 keys per page by default', async () => {

@@ -162,15 +162,22 @@ describe('listing and keys', () => {
   test('KeyLock runs holders of one name one at a time, others in parallel', async () => {
     const lock = new KeyLock();
     const log: string[] = [];
-    const job = (name: string, id: string, ms: number) =>
+    let releaseA!: () => void;
+    const aHolds = new Promise<void>((r) => (releaseA = r));
+    const job = (name: string, id: string, until: Promise<void> = Promise.resolve()) =>
       lock.run(name, async () => {
         log.push(`${id}+`);
-        await new Promise((r) => setTimeout(r, ms));
+        await until;
         log.push(`${id}-`);
       });
-    await Promise.all([job('k', 'a', 20), job('k', 'b', 1), job('other', 'c', 1)]);
+    const a = job('k', 'a', aHolds);
+    const b = job('k', 'b');
+    // 'a' holds 'k' until released: another name runs meanwhile, the same name waits.
+    await job('other', 'c');
+    assert.deepEqual(log, ['a+', 'c+', 'c-'], 'another name waited for the lock, or b did not');
+    releaseA();
+    await Promise.all([a, b]);
     assert.deepEqual(log.filter((s) => s.startsWith('a') || s.startsWith('b')), ['a+', 'a-', 'b+', 'b-']);
-    assert.ok(log.indexOf('c-') < log.indexOf('a-'), 'another name waited for the lock');
   });
 });
 

@@ -44,6 +44,8 @@ export interface ProxiedRequest {
   fault?: FaultAction['kind'];
   requestBytes: number;
   responseBytes: number;
+  /** The client's request is still open: more of its body may arrive (false once it ended or was cut). */
+  open: boolean;
   /** X-Amz-Date of a presigned URL: tells re-signed URLs apart. */
   amzDate?: string;
 }
@@ -102,8 +104,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
     const u = new URL(req.url ?? '/', 'http://proxy');
     const pn = u.searchParams.get('partNumber');
-    const rec: ProxiedRequest = { method: req.method ?? 'GET', path: u.pathname, requestBytes: 0, responseBytes: 0, ...(pn ? { partNumber: Number(pn) } : {}), ...(u.searchParams.get('X-Amz-Date') ? { amzDate: u.searchParams.get('X-Amz-Date')! } : {}) };
+    const rec: ProxiedRequest = { method: req.method ?? 'GET', path: u.pathname, requestBytes: 0, responseBytes: 0, open: true, ...(pn ? { partNumber: Number(pn) } : {}), ...(u.searchParams.get('X-Amz-Date') ? { amzDate: u.searchParams.get('X-Amz-Date')! } : {}) };
     requests.push(rec);
+    req.once('close', () => (rec.open = false));
     const rule = pick(req, u);
     const action = rule?.action;
     const onRequestBody = rule ? (rule.on ?? (req.method === 'PUT' || req.method === 'POST' ? 'request' : 'response')) === 'request' : false;

@@ -2,6 +2,7 @@ import { existsSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { crc32, deflateSync } from 'node:zlib';
 import h5wasm from 'h5wasm/node';
+import { inCI } from './ci.js';
 import { repoRoot } from './proc.js';
 
 /**
@@ -20,12 +21,14 @@ export const sharedSleapDir: string | undefined = (() => {
   return existsSync(join(dir, 'minimal_instance.pkg.slp')) ? dir : undefined;
 })();
 /**
- * Why tests on the real files skip: only when ../shared is absent and this is not CI. Under
- * CI=true they run and fail (through `sharedSleapFile`) with a message naming what is missing.
+ * Whether tests use the real files: when they are there, and always in CI (ci.ts), where their
+ * absence is then a failure (from `sharedSleapFile`) naming what is missing, never a skip.
  */
-export const sharedSkipReason: string | false = sharedSleapDir || process.env.CI === 'true' ? false : 'needs ../shared/data/sleap (real SLEAP files next to this checkout); absent here';
+export const useSharedSleap: boolean = sharedSleapDir !== undefined || inCI();
+/** Why tests on the real files skip: only outside CI, when ../shared is absent. */
+export const sharedSkipReason: string | false = useSharedSleap ? false : 'needs ../shared/data/sleap (real SLEAP files next to this checkout); absent here';
 
-/** A real SLEAP file of ../shared/data/sleap; a clear error when the folder is absent (CI). */
+/** A real SLEAP file of ../shared/data/sleap (the one way tests name one); a clear error when the folder is absent (CI). */
 export function sharedSleapFile(name: string): string {
   if (!sharedSleapDir) throw new Error(`${resolve(repoRoot, '../shared/data/sleap')} is absent: CI must provide the real SLEAP files (../shared/data/sleap, see its README) next to the checkout`);
   return join(sharedSleapDir, name);

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { trainingConfig } from '../../src/core/schemas/jobs.js';
 import { BUILTIN_CHECKPOINT_FORMAT, BuiltinTrainer } from '../../src/worker/trainers/index.js';
-import { sharedSkipReason, sharedSleapDir, writeSyntheticSlp } from '../support/slpFixtures.js';
+import { sharedSkipReason, sharedSleapFile, writeSyntheticSlp } from '../support/slpFixtures.js';
 import { assertOrdered, record, trainerSuite } from './trainerSuite.js';
 
 const config = (trainer_config: Record<string, unknown>, data_config: Record<string, unknown> = {}) =>
@@ -99,7 +99,7 @@ describe('builtin trainer', () => {
   describe('on the real SLEAP files', { skip: sharedSkipReason }, () => {
     for (const name of ['minimal_instance.pkg.slp', 'small_robot_minimal.slp']) {
       test(`${name}: trains, events valid, train loss falls`, async () => {
-        const { run, rec } = train(join(sharedSleapDir ?? '', name), config({ max_epochs: 5 }));
+        const { run, rec } = train(sharedSleapFile(name), config({ max_epochs: 5 }));
 
         const result = await run.done;
 

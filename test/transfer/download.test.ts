@@ -6,12 +6,13 @@ import { AppError } from '../../src/core/errors.js';
 import { Downloader, downloadFile } from '../../src/core/transfer/Downloader.js';
 import { PresignedRangeSource } from '../../src/core/transfer/RangeSource.js';
 import { uploadFile } from '../../src/core/transfer/uploadFile.js';
-import { s3Targets } from '../support/targets.js';
-import { memoryLogger, MiB, randomFile, sha256OfFile, startTransferEnv, until, type TransferEnv } from './support/env.js';
+import { forEachS3Target } from '../support/targets.js';
+import { memoryLogger, MiB, randomFile, sha256OfFile, startTransferEnv, type TransferEnv } from './support/env.js';
+import { waitFor } from '../support/wait.js';
 
 const CHUNK = 4 * MiB;
 
-for (const factory of s3Targets()) {
+forEachS3Target((factory) => {
   describe(`downloads against ${factory.name} (fault proxy in front of S3)`, () => {
     let env: TransferEnv;
     let object: { key: string; size: number; sha256: string };
@@ -37,7 +38,7 @@ for (const factory of s3Targets()) {
       const ctl = new AbortController();
       const first = new Downloader({ source: source(), dest, chunkSize: CHUNK, concurrency: 4 }).start({ signal: ctl.signal });
       const doneRanges = (): number[] => (existsSync(`${dest}.partial.json`) ? (JSON.parse(readFileSync(`${dest}.partial.json`, 'utf8')) as { done: number[] }).done : []);
-      await until(() => doneRanges().length >= 3, 20_000, '3 ranges on disk');
+      await waitFor(() => doneRanges().length >= 3, '3 ranges on disk', 20_000, { intervalMs: 10 });
       ctl.abort(new AppError('aborted', 'worker restarting'));
       await assert.rejects(first, /worker restarting/);
       assert.ok(!existsSync(dest), 'no final file from an interrupted download');
@@ -100,4 +101,4 @@ for (const factory of s3Targets()) {
       assert.ok(!existsSync(dest));
     });
   });
-}
+});

@@ -14,13 +14,14 @@ import type { TransferProgress } from '../../src/core/transfer/progress.js';
 import { prepareUpload, uploadFile } from '../../src/core/transfer/uploadFile.js';
 import type { RequestUploadResponse, UploadUrlsResponse } from '../../src/core/schemas/backend.js';
 import { repoRoot } from '../support/proc.js';
-import { s3Targets } from '../support/targets.js';
-import { memoryLogger, MiB, randomFile, sdkSha256, startTransferEnv, until, type TransferEnv } from './support/env.js';
+import { forEachS3Target } from '../support/targets.js';
+import { memoryLogger, MiB, randomFile, sdkSha256, startTransferEnv, type TransferEnv } from './support/env.js';
+import { holdsFor, waitFor } from '../support/wait.js';
 
 const PART = 8 * MiB;
 const putBytes = (env: TransferEnv): number => env.proxy.requestBytes('PUT');
 
-for (const factory of s3Targets()) {
+forEachS3Target((factory) => {
   describe(`uploads under faults against ${factory.name} (fault proxy in front of S3)`, () => {
     let env: TransferEnv;
     before(async () => {
@@ -97,24 +98,19 @@ for (const factory of s3Targets()) {
       const p = await prepareUpload({ path: f.path, target: { kind: 'presigned', backend: env.backend }, concurrency: 4, onProgress: (e) => void events.push(e) });
       try {
         const run = p.uploader.start();
-        await until(() => p.uploader.progress.bytesDone >= 10 * MiB, 20_000, '10 MiB sent');
+        await waitFor(() => p.uploader.progress.bytesDone >= 10 * MiB, '10 MiB sent', 20_000, { intervalMs: 10 });
         p.uploader.pause();
-        await until(() => p.uploader.state === 'paused', 5000, 'paused');
+        await waitFor(() => p.uploader.state === 'paused', 'paused', 5000, { intervalMs: 10 });
         const sentAtPause = p.uploader.bytesSent;
         // Bytes the aborted requests had already handed to the kernel still drain into the proxy
-        // (through its rate limit); wait until that stops before watching.
-        for (let last = -1, i = 0; i < 30 && putBytes(env) !== last; i++) {
-          last = putBytes(env);
-          await new Promise((r) => setTimeout(r, 300));
-        }
+        // (through its rate limit); wait until no PUT body is still arriving before watching.
+        const openPuts = () => env.proxy.requests.filter((r) => r.method === 'PUT' && r.open);
+        await waitFor(() => openPuts().length === 0, 'the aborted parts to drain into the proxy', 30_000, { lastSeen: () => `open PUTs: ${JSON.stringify(openPuts())}` });
         const bytesAtPause = putBytes(env);
         const doneAtPause = p.uploader.progress.bytesDone;
         const eventsAtPause = events.length;
-        await new Promise((r) => setTimeout(r, 2000));
-        assert.equal(putBytes(env), bytesAtPause, 'no body bytes crossed the proxy while paused');
-        assert.equal(p.uploader.bytesSent, sentAtPause, 'the uploader handed no byte to a socket while paused');
-        assert.equal(p.uploader.progress.bytesDone, doneAtPause);
-        assert.equal(events.length, eventsAtPause, 'no progress events while paused');
+        const seen = () => `proxy ${putBytes(env)} (at pause ${bytesAtPause}), sent ${p.uploader.bytesSent} (${sentAtPause}), done ${p.uploader.progress.bytesDone} (${doneAtPause}), events ${events.length} (${eventsAtPause})`;
+        await holdsFor(() => putBytes(env) === bytesAtPause && p.uploader.bytesSent === sentAtPause && p.uploader.progress.bytesDone === doneAtPause && events.length === eventsAtPause, 'nothing moves while paused (proxy bytes, bytes handed to sockets, progress, events)', 2000, { lastSeen: seen });
         assert.ok(doneAtPause < f.size, 'paused before the end');
         env.proxy.setRate(undefined);
         p.uploader.resume();
@@ -133,7 +129,7 @@ for (const factory of s3Targets()) {
       const p = await prepareUpload({ path: f.path, target: { kind: 'presigned', backend: env.backend }, concurrency: 4 });
       try {
         const run = p.uploader.start();
-        await until(() => p.uploader.doneParts.length >= 1, 20_000, 'one part done');
+        await waitFor(() => p.uploader.doneParts.length >= 1, 'one part done', 20_000, { intervalMs: 10 });
         await p.uploader.cancel();
         await assert.rejects(run, (e: AppError) => e.code === 'aborted');
         assert.equal(p.uploader.state, 'cancelled');
@@ -151,7 +147,7 @@ for (const factory of s3Targets()) {
       const child = spawn(process.execPath, ['--import', 'tsx', 'test/transfer/support/uploadChild.ts', JSON.stringify({ serverUrl: env.srv.url, token: env.srv.rooms.lab, path: f.path, ledger, concurrency: 4 })], { cwd: repoRoot, stdio: 'ignore' });
       const exited = new Promise<NodeJS.Signals | null>((resolve) => child.once('exit', (_c, sig) => resolve(sig)));
       const recorded = (): DonePart[] => (existsSync(ledger) ? readFileSync(ledger, 'utf8').trim().split('\n').filter(Boolean).map((l) => JSON.parse(l) as DonePart) : []);
-      await until(() => recorded().length >= 3, 60_000, 'the child recorded 3 parts');
+      await waitFor(() => recorded().length >= 3, 'the child recorded 3 parts', 60_000, { intervalMs: 10 });
       child.kill('SIGKILL');
       assert.equal(await exited, 'SIGKILL');
 
@@ -180,4 +176,4 @@ for (const factory of s3Targets()) {
       assert.equal((await sdkSha256(env.s3, env.srv.bucket, r.key)).sha256, f.sha256);
     });
   });
-}
+});

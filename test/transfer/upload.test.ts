@@ -7,7 +7,7 @@ import { downloadFile } from '../../src/core/transfer/Downloader.js';
 import { PresignedRangeSource } from '../../src/core/transfer/RangeSource.js';
 import { S3RangeSource } from '../../src/core/transfer/S3RangeSource.js';
 import { uploadFile } from '../../src/core/transfer/uploadFile.js';
-import { s3Targets } from '../support/targets.js';
+import { forEachS3Target } from '../support/targets.js';
 import { MiB, randomFile, sdkSha256, sha256OfFile, startTransferEnv, type TransferEnv } from './support/env.js';
 
 /** Peak RSS above the baseline while `fn` runs, sampled every 20 ms. */
@@ -24,7 +24,7 @@ async function withRssPeak<T>(fn: () => Promise<T>): Promise<{ value: T; baselin
   }
 }
 
-for (const factory of s3Targets()) {
+forEachS3Target((factory) => {
   describe(`uploads and downloads against ${factory.name}`, () => {
     let env: TransferEnv;
     before(async () => {
@@ -139,4 +139,4 @@ for (const factory of s3Targets()) {
       }
     });
   });
-}
+});

@@ -12,6 +12,7 @@ import { FilePartSource } from '../../src/core/transfer/PartSource.js';
 import type { DonePart } from '../../src/core/transfer/PartTransport.js';
 import { ProgressMeter, type TransferProgress } from '../../src/core/transfer/progress.js';
 import { prepareUpload } from '../../src/core/transfer/uploadFile.js';
+import { holdsFor, waitFor } from '../support/wait.js';
 import { FakeTransport } from './support/fakeTransport.js';
 
 const PART = 64 * 1024;
@@ -25,13 +26,8 @@ function file(bytes: number, name = `f-${Math.random().toString(36).slice(2)}.bi
   return { path, data };
 }
 
-const until = async (cond: () => boolean, ms = 5000): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 5));
-  }
-};
+/** In-process conditions are cheap to check: often. */
+const QUICK = { intervalMs: 5 };
 
 describe('MultipartUploader state machine (in-memory transport)', () => {
   test('uploads every part once, reports each to onPartDone, completes with the parts in order', async () => {
@@ -131,15 +127,13 @@ describe('MultipartUploader state machine (in-memory transport)', () => {
     const progress: TransferProgress[] = [];
     const u = new MultipartUploader({ source: await FilePartSource.open(path), transport: t, concurrency: 2, progressIntervalMs: 0, onProgress: (p) => void progress.push(p) });
     const run = u.start();
-    await until(() => t.parts.size >= 2);
+    await waitFor(() => t.parts.size >= 2, 'two parts done', 5000, QUICK);
     u.pause();
-    await until(() => u.state === 'paused');
+    await waitFor(() => u.state === 'paused', 'paused', 5000, QUICK);
     const doneAtPause = t.parts.size;
     const callsAtPause = t.calls.length;
     const bytesAtPause = u.progress.bytesDone;
-    await new Promise((r) => setTimeout(r, 150));
-    assert.equal(t.calls.length, callsAtPause, 'no part started while paused');
-    assert.equal(u.progress.bytesDone, bytesAtPause);
+    await holdsFor(() => t.calls.length === callsAtPause && u.progress.bytesDone === bytesAtPause, 'no part started and no progress while paused', 150, QUICK);
     assert.equal(bytesAtPause, doneAtPause * PART, 'progress while paused counts only finished parts');
     u.resume();
     const r = await run;
@@ -154,9 +148,8 @@ describe('MultipartUploader state machine (in-memory transport)', () => {
     const u = new MultipartUploader({ source: await FilePartSource.open(path), transport: t });
     u.pause();
     const run = u.start();
-    await until(() => u.state === 'paused');
-    await new Promise((r) => setTimeout(r, 50));
-    assert.equal(t.calls.length, 0);
+    await waitFor(() => u.state === 'paused', 'paused', 5000, QUICK);
+    await holdsFor(() => t.calls.length === 0, 'nothing sent while paused', 50, QUICK);
     u.resume();
     await run;
     assert.ok(t.object().equals(data));
@@ -168,7 +161,7 @@ describe('MultipartUploader state machine (in-memory transport)', () => {
     t.gate = new Promise(() => undefined); // parts never finish on their own
     const u = new MultipartUploader({ source: await FilePartSource.open(path), transport: t, concurrency: 2 });
     const run = u.start();
-    await until(() => t.calls.length === 2);
+    await waitFor(() => t.calls.length === 2, 'two parts in flight', 5000, QUICK);
     await u.cancel();
     await assert.rejects(run, (e: AppError) => e.code === 'aborted' && /cancelled/.test(e.message));
     assert.equal(u.state, 'cancelled');
@@ -183,7 +176,7 @@ describe('MultipartUploader state machine (in-memory transport)', () => {
     const ctl = new AbortController();
     const u = new MultipartUploader({ source: await FilePartSource.open(path), transport: t });
     const run = u.start({ signal: ctl.signal });
-    await until(() => t.calls.length === 4);
+    await waitFor(() => t.calls.length === 4, 'four parts in flight', 5000, QUICK);
     ctl.abort(new AppError('aborted', 'agent shutting down'));
     await assert.rejects(run, /shutting down/);
     assert.equal(u.state, 'stopped');

@@ -12,6 +12,7 @@ import { sha256File, uploadFile } from '../../src/core/transfer/index.js';
 import { spawnCli, type Spawned } from '../support/proc.js';
 import { startServerProcess, type ServerProcess } from '../support/server.js';
 import { startEmbeddedStore, type EmbeddedStoreTarget } from '../support/store.js';
+import { waitFor } from '../support/wait.js';
 
 /** The one setup of the worker tests: embedded store + `sleap-rtc server` + `sleap-rtc worker`, and a client. */
 export interface WorkerEnv {
@@ -73,13 +74,8 @@ export async function uploadDataset(env: WorkerEnv, path: string): Promise<{ typ
 
 /** The first peer message (already received or to come) matching `pred`. */
 export async function waitPeerMessage(env: WorkerEnv, pred: (p: Record<string, unknown>) => boolean, ms = 10_000): Promise<Record<string, unknown>> {
-  const deadline = Date.now() + ms;
-  for (;;) {
-    const hit = env.inbox.find((m) => pred(m.payload));
-    if (hit) return hit.payload;
-    if (Date.now() > deadline) throw new Error(`no matching peer message within ${ms} ms; inbox: ${JSON.stringify(env.inbox.map((m) => m.payload))}`);
-    await new Promise((r) => setTimeout(r, 20));
-  }
+  const hit = await waitFor(() => env.inbox.find((m) => pred(m.payload)), 'a matching peer message', ms, { intervalMs: 20, lastSeen: () => `inbox ${JSON.stringify(env.inbox.map((m) => m.payload))}` });
+  return hit.payload;
 }
 
 export async function submit(env: WorkerEnv, request: Record<string, unknown>): Promise<Record<string, unknown>> {

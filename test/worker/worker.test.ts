@@ -8,10 +8,11 @@ import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { commandErrorCode, type JobEvent } from '../../src/core/jobs/index.js';
 import { readManifest } from '../../src/core/manifest/index.js';
 import { CACHE_HIT_MESSAGE } from '../../src/worker/JobRunner.js';
-import { sharedSkipReason, sharedSleapDir, writeSyntheticSlp } from '../support/slpFixtures.js';
+import { sharedSkipReason, sharedSleapFile, writeSyntheticSlp } from '../support/slpFixtures.js';
+import { holdsFor, waitFor } from '../support/wait.js';
+import { workerEvents } from '../support/workerEvents.js';
 import { burstConfig, channel, longConfig, openLink, shortConfig, startWorkerEnv, submit, uploadDataset, waitPeerMessage, type WorkerEnv } from './setup.js';
 
-const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
 const isProgress = (e: JobEvent, event?: string): boolean => e.type === 'progress' && (event === undefined || e.data.event === event);
 const seqs = (events: readonly JobEvent[]): number[] => events.map((e) => e.seq);
 const consecutive = (events: readonly JobEvent[]): void => assert.deepEqual(seqs(events), events.map((_, i) => i + 1), 'seq runs 1, 2, 3, ... with no gap or duplicate');
@@ -101,8 +102,7 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
     assert.equal(paused.ok, true, JSON.stringify(paused));
     await ch.waitFor((e) => e.type === 'status' && e.status === 'paused');
     const progressAtPause = ch.events.filter((e) => isProgress(e)).length;
-    await sleep(2000);
-    assert.equal(ch.events.filter((e) => isProgress(e)).length, progressAtPause, 'no progress while paused');
+    await holdsFor(() => ch.events.filter((e) => isProgress(e)).length === progressAtPause, 'no progress while paused', 2000);
     assert.equal((await ch.command('resume')).ok, true);
     const after = ch.lastSeq;
     await ch.waitFor((e) => e.seq > after && isProgress(e));
@@ -171,7 +171,8 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
     ch.detach();
     await first.close();
     const seenBefore = ch.lastSeq;
-    await sleep(700);
+    // Events the worker makes while no link is open: the new link must be sent them.
+    await waitFor(() => workerEvents(env.dataDir, 'job-reconnect', seenBefore).length >= 3, 'three events made while no link was open');
     const second = await openLink(env);
     ch.attach(second);
     await ch.waitFor((e) => e.seq > seenBefore + 1);
@@ -198,10 +199,12 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
     await ch.waitFor((e) => isProgress(e, 'epoch_end'));
     ch.detach();
     await first.close();
-    await sleep(1000);
+    // A large replay: the worker makes 500 events while no link is open.
+    const seenBefore = ch.lastSeq;
+    await waitFor(() => workerEvents(env.dataDir, 'job-burst', seenBefore + 499).length > 0, '500 events made while no link was open');
     const second = await openLink(env);
     ch.attach(second);
-    await ch.waitFor((e) => e.seq > 500);
+    await ch.waitFor((e) => e.seq > seenBefore + 500);
     const t = performance.now();
     const arrivals: number[] = [];
     ch.onEvent(() => arrivals.push(Math.round(performance.now() - t)));
@@ -237,14 +240,14 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
   test('job_cancel over signaling cancels a job without a DataChannel', async () => {
     const res = await submit(env, { job_id: 'job-cancel-sig', dataset, config: longConfig });
     assert.equal(res.accepted, true, JSON.stringify(res));
-    await sleep(300);
+    await waitFor(() => workerEvents(env.dataDir, 'job-cancel-sig').some((e) => isProgress(e)), 'the job to be training');
     await env.client.sendPeerMessage(env.workerId, { app_message_type: 'job_cancel', job_id: 'job-cancel-sig' });
     const failed = await waitPeerMessage(env, (p) => p.app_message_type === 'job_failed' && p.job_id === 'job-cancel-sig');
     assert.equal((failed.error as { code: string }).code, 'cancelled');
   });
 
   test('the real minimal_instance.pkg.slp trains to a model', { skip: sharedSkipReason }, async () => {
-    const real = await uploadDataset(env, join(sharedSleapDir!, 'minimal_instance.pkg.slp'));
+    const real = await uploadDataset(env, sharedSleapFile('minimal_instance.pkg.slp'));
     const res = await submit(env, { job_id: 'job-real', dataset: real, config: shortConfig });
     assert.equal(res.accepted, true, JSON.stringify(res));
     const done = await waitPeerMessage(env, (p) => (p.app_message_type === 'job_complete' || p.app_message_type === 'job_failed') && p.job_id === 'job-real', 30_000);
@@ -256,7 +259,7 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
   test('SIGTERM cancels the running job and exits cleanly', async () => {
     const res = await submit(env, { job_id: 'job-sigterm', dataset, config: longConfig });
     assert.equal(res.accepted, true, JSON.stringify(res));
-    await sleep(500);
+    await waitFor(() => workerEvents(env.dataDir, 'job-sigterm').some((e) => isProgress(e)), 'the job to be training');
     const t = performance.now();
     const code = await env.worker.stop('SIGTERM');
     assert.equal(code, 0, env.worker.stderrTail());

@@ -15,6 +15,7 @@ import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
 import type { SleapRtcApi } from '../../../src/extension/extension.js';
 import type { Rendered } from '../../../src/extension/monitor/MonitorPanels.js';
+import { waitFor } from '../../support/wait.js';
 
 export const EXTENSION_ID = 'sleap-rtc.sleap-rtc';
 
@@ -93,15 +94,8 @@ function need(name: string): string {
   return v;
 }
 
-async function until<T>(fn: () => T | undefined | Promise<T | undefined>, what: string, timeoutMs: number): Promise<T> {
-  const end = Date.now() + timeoutMs;
-  for (;;) {
-    const v = await fn();
-    if (v !== undefined) return v;
-    if (Date.now() > end) throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
+/** waitFor, checked every 50 ms (the phases below are timed from these waits). */
+const POLL = { intervalMs: 50 };
 
 /** The remote extension host's log (next to our extension's log folder), its line about us. */
 function hostLogLine(api: SleapRtcApi): string | undefined {
@@ -148,7 +142,7 @@ async function measure(): Promise<ExtensionBenchResult> {
   const willActivate = marks.find((m) => m.name === `code/extHost/willActivateExtension/${EXTENSION_ID}`);
   const didActivate = marks.find((m) => m.name === `code/extHost/didActivateExtension/${EXTENSION_ID}`);
   const t1 = performance.now();
-  await until(() => (api.link.supervisor.state === 'connected' ? true : undefined), `the agent to connect (${api.link.supervisor.state})`, 90_000);
+  await waitFor(() => api.link.supervisor.state === 'connected', 'the agent to connect', 90_000, { ...POLL, lastSeen: () => api.link.supervisor.state });
   const activation = { activateMs, ownMs: api.activationMs, codeLoadMs: will && did ? did.startTime - will.startTime : undefined, activateCallMs: willActivate && didActivate ? didActivate.startTime - willActivate.startTime : undefined, contextWaitMs: did && willActivate ? Math.max(0, willActivate.startTime - did.startTime) : undefined, hostLogLine: hostLogLine(api), agentConnectedMs: performance.now() - t1 };
 
   // (b) The same job at two event rates: the builtin trainer flat out (epochs of 300 tiny steps:
@@ -174,10 +168,11 @@ async function latencyPhase(api: SleapRtcApi, dataset: string, name: string, tra
     if (e.event === 'job' && d?.job?.id && typeof d.event?.seq === 'number') atHost.set(`${d.job.id}:${d.event.seq}`, Date.now());
   });
   // The worker takes one job at a time: the previous phase's must have ended.
-  const job = await until(
+  const job = await waitFor(
     () => client.call<{ id: string }>('POST', '/api/jobs', { dataset, config: { trainer: 'builtin', trainer_config: trainerConfig } }).catch((e: { code?: string }) => (e?.code === 'no_worker' || e?.code === 'worker_busy' ? undefined : Promise.reject(e))),
     'a free worker',
     30_000,
+    POLL,
   );
   await vscode.commands.executeCommand('sleapRtc.openMonitor', job.id);
   // Draws after the warm-up (link set up, history replayed) that showed a new event.
@@ -193,7 +188,7 @@ async function latencyPhase(api: SleapRtcApi, dataset: string, name: string, tra
   };
   const started = Date.now();
   try {
-    await until(() => (fresh().length >= wanted ? true : undefined), `${wanted} draws of new events (have ${fresh().length})`, 240_000);
+    await waitFor(() => fresh().length >= wanted, `${wanted} draws of new events`, 240_000, { ...POLL, lastSeen: () => `${fresh().length} draws` });
   } finally {
     off();
     offEvents();

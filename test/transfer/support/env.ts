@@ -107,11 +107,3 @@ export function memoryLogger(): { log: Logger; lines: Record<string, unknown>[] 
   const lines: Record<string, unknown>[] = [];
   return { log: createLogger('test', {}, (l) => void lines.push(JSON.parse(l))), lines };
 }
-
-export const until = async (cond: () => boolean, ms = 20_000, what = 'condition'): Promise<void> => {
-  const end = Date.now() + ms;
-  while (!cond()) {
-    if (Date.now() > end) throw new Error(`${what} not met within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 10));
-  }
-};
