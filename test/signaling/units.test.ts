@@ -1,7 +1,6 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { signalingClientMessage, signalingServerMessage } from '../../src/core/schemas/signaling.js';
-import { reconnectDelay } from '../../src/core/signaling/backoff.js';
 import { encodeFrame, messageTypes, parseFrame } from '../../src/core/signaling/frames.js';
 import { signalingUrl } from '../../src/core/signaling/SignalingClient.js';
 import { SignalingError } from '../../src/core/signaling/SignalingError.js';
@@ -45,12 +44,6 @@ test('an error frame round-trips through SignalingError', () => {
   assert.equal(back.code, 'not_found');
   assert.equal(back.peerId, 'w9');
   assert.equal(back.requestId, 'r1');
-});
-
-test('reconnect backoff doubles from the initial delay up to the cap; jitter only shortens', () => {
-  const opts = { initialMs: 1000, maxMs: 8000, jitter: 0.2 };
-  assert.deepEqual([0, 1, 2, 3, 4, 10, 100].map((a) => reconnectDelay(a, opts, () => 0)), [1000, 2000, 4000, 8000, 8000, 8000, 8000]);
-  assert.deepEqual([0, 1, 2].map((a) => reconnectDelay(a, opts, () => 1)), [800, 1600, 3200]);
 });
 
 test('update_metadata merge refuses a result outside the metadata limits', () => {

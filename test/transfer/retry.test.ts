@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { AppError } from '../../src/core/errors.js';
 import { presignedExpiry, s3Failure } from '../../src/core/transfer/httpClient.js';
-import { backoffDelay, classifyFailure, DEFAULT_RETRY, PAUSED, sleep, withRetry } from '../../src/core/transfer/retry.js';
+import { classifyFailure, DEFAULT_RETRY, PAUSED, retryDelay, sleep, withRetry } from '../../src/core/transfer/retry.js';
 
 const http = (status: number, s3Code?: string, extra: Record<string, unknown> = {}): AppError =>
   new AppError(status >= 500 ? 'upstream_error' : 'storage_error', `HTTP ${status}`, { details: { status, ...(s3Code ? { s3_code: s3Code } : {}), ...extra } });
@@ -10,10 +10,10 @@ const http = (status: number, s3Code?: string, extra: Record<string, unknown> = 
 describe('retry schedule', () => {
   test('full jitter: every delay lies in [0, min(max, base * 2^(n-1))) and the cap grows exponentially', () => {
     const policy = { maxAttempts: 6, baseDelayMs: 100, maxDelayMs: 1000 };
-    assert.equal(backoffDelay(1, policy, () => 0), 0);
-    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => backoffDelay(n, policy, () => 0.999999)), [99, 199, 399, 799, 999, 999]);
+    assert.equal(retryDelay(1, policy, () => 0), 0);
+    assert.deepEqual([1, 2, 3, 4, 5, 6].map((n) => retryDelay(n, policy, () => 0.999999)), [99, 199, 399, 799, 999, 999]);
     for (let i = 0; i < 200; i++) {
-      const d = backoffDelay(3, policy);
+      const d = retryDelay(3, policy);
       assert.ok(d >= 0 && d < 400, `delay ${d}`);
     }
   });

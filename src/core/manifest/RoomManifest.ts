@@ -1,7 +1,7 @@
 import { GetObjectCommand, HeadObjectCommand, PutObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { AppError, isAppError } from '../errors.js';
 import { manifestModel, roomManifest, type ManifestModel, type RoomManifest } from '../schemas/manifest.js';
-import { backoffDelay, classifyFailure, sleep, throwIfAborted, type RetryPolicy } from '../transfer/retry.js';
+import { classifyFailure, retryDelay, sleep, throwIfAborted, type RetryPolicy } from '../transfer/retry.js';
 import { bareEtag } from '../etag.js';
 
 /**
@@ -209,7 +209,7 @@ export async function updateManifest(s3: S3Client, bucket: string, roomId: strin
           details: { ...wrapped.details, attempts: attempt },
         });
       }
-      const delayMs = backoffDelay(attempt, policy, opts.random);
+      const delayMs = retryDelay(attempt, policy, opts.random);
       opts.onRetry?.({ attempt, reason: conflict ? 'conflict' : 'transient', delayMs, error: e });
       await sleep(delayMs, opts.signal);
     }

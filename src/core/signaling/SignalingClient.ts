@@ -11,7 +11,7 @@ import {
   type SignalingClientMessage,
   type SignalingServerMessage,
 } from '../schemas/signaling.js';
-import { DEFAULT_BACKOFF, reconnectDelay, type BackoffOptions } from './backoff.js';
+import { Backoff, DEFAULT_BACKOFF, type BackoffOptions } from '../backoff.js';
 import { encodeFrame, messageTypes, parseFrame } from './frames.js';
 import { abortError, PendingRequests } from './PendingRequests.js';
 import { SignalingError } from './SignalingError.js';
@@ -72,7 +72,6 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   private ws?: WebSocket;
   private st: SignalingClientState = 'idle';
   private meta: PeerMetadata;
-  private attempt = 0;
   private seq = 0;
   private lastHeard = 0;
   private registerId?: string;
@@ -80,7 +79,8 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   private reconnectTimer?: NodeJS.Timeout;
   private livenessTimer?: NodeJS.Timeout;
   private readonly url: string;
-  private readonly backoff: BackoffOptions;
+  /** Reconnect delays (core's schedule), reset once registered. */
+  private readonly backoff: Backoff;
   private readonly pending = new PendingRequests<SignalingServerMessage>();
   private readonly waiters = new Set<(err?: Error) => void>();
   private readonly log: Logger;
@@ -88,7 +88,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   constructor(private readonly opts: SignalingClientOptions) {
     super();
     this.url = signalingUrl(opts.url);
-    this.backoff = { ...DEFAULT_BACKOFF, ...opts.backoff };
+    this.backoff = new Backoff({ ...DEFAULT_BACKOFF, ...opts.backoff });
     this.meta = peerMetadata.parse(opts.metadata ?? {});
     this.log = (opts.log ?? silentLogger).child('signaling', { peer_id: opts.peerId });
   }
@@ -210,7 +210,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     if (httpStatus === 401) return this.stop(new SignalingError('unauthorized', 'the signaling server refused the room token (HTTP 401)'));
     if (httpStatus === 403) return this.stop(new SignalingError('unauthorized', 'the signaling server refused this connection (HTTP 403, origin not allowed)', { reason: 'origin' }));
     if (code === 4000) return this.stop(new SignalingError('duplicate_peer', `another connection registered as "${this.opts.peerId}" and replaced this one`));
-    const delay = reconnectDelay(this.attempt++, this.backoff);
+    const delay = this.backoff.next();
     this.log.info('signaling connection lost; reconnecting', { code, http_status: httpStatus, delay_ms: delay });
     this.setState('reconnecting');
     this.reconnectTimer = setTimeout(() => {
@@ -225,7 +225,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
       case 'registered':
         if (msg.request_id !== undefined && msg.request_id !== this.registerId) return;
         if (msg.metadata) this.meta = msg.metadata;
-        this.attempt = 0;
+        this.backoff.reset();
         this.setState('registered');
         for (const w of [...this.waiters]) w();
         this.flush();

@@ -1,5 +1,5 @@
 import { AppError } from '../errors.js';
-import { abortError, backoffDelay, classifyFailure, gaveUp, isPaused, type FailureKind, type RetryPolicy } from './retry.js';
+import { abortError, classifyFailure, gaveUp, isPaused, retryDelay, type FailureKind, type RetryPolicy } from './retry.js';
 
 /**
  * The coordination half of a transfer (uppy's RateLimitedQueue + MultipartUploader queue logic):
@@ -165,14 +165,14 @@ export class PartQueue<T extends QueueItem> {
             fatal = gaveUp(reason, `item ${e.item.id} (the server kept asking to slow down)`, this.slowStreak);
           } else {
             this.limit = Math.max(1, Math.floor(this.limit / 2));
-            delayMs = this.o.retry.baseDelayMs * this.slowStreak + backoffDelay(this.slowStreak, this.o.retry, this.o.random);
+            delayMs = this.o.retry.baseDelayMs * this.slowStreak + retryDelay(this.slowStreak, this.o.retry, this.o.random);
             this.slowUntil = Math.max(this.slowUntil, now + delayMs);
           }
         } else if (kind === 'retry') {
           e.attempts++;
           if (e.attempts >= this.o.retry.maxAttempts) fatal = gaveUp(reason, `item ${e.item.id}`, e.attempts);
           else {
-            delayMs = backoffDelay(e.attempts, this.o.retry, this.o.random);
+            delayMs = retryDelay(e.attempts, this.o.retry, this.o.random);
             e.notBefore = now + delayMs;
           }
         }

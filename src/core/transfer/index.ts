@@ -18,6 +18,6 @@ export { PresignedTransport, type PresignedTransportOptions, type StartUploadReq
 export { ProgressMeter, type TransferProgress } from './progress.js';
 export { PresignedRangeSource, type ObjectInfo, type RangeSource } from './RangeSource.js';
 export { S3RangeSource } from './S3RangeSource.js';
-export { backoffDelay, classifyFailure, DEFAULT_RETRY, isPaused, PAUSED, sleep, withRetry, type FailureKind, type RetryPolicy } from './retry.js';
+export { classifyFailure, DEFAULT_RETRY, isPaused, PAUSED, retryDelay, sleep, withRetry, type FailureKind, type RetryPolicy } from './retry.js';
 export { S3Transport, type S3TransportOptions, type StartS3Upload } from './S3Transport.js';
 export { DEFAULT_PART_SIZE, prepareUpload, uploadFile, type PrepareUploadOptions, type PreparedUpload, type PresignedUploadTarget, type S3UploadTarget } from './uploadFile.js';

@@ -1,7 +1,8 @@
+import { backoffDelay } from '../backoff.js';
 import { AppError, isAppError } from '../errors.js';
 
 /**
- * The one retry schedule of the transfer engine: exponential backoff with full jitter
+ * The one retry schedule of the transfer engine: core's backoff with full jitter
  * (a delay drawn uniformly from [0, min(maxDelayMs, baseDelayMs * 2^(attempt-1)))), and one
  * classification of failures, modelled on uppy's `#shouldRetry`:
  *   - 429 / 503 / SlowDown            -> 'slow_down'   (the whole queue backs off and narrows)
@@ -23,9 +24,8 @@ export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 250, ma
 export type FailureKind = 'retry' | 'slow_down' | 'refresh_url' | 'fatal' | 'aborted';
 
 /** Full-jitter delay before try number `attempt + 1`, given that try `attempt` (1-based) failed. */
-export function backoffDelay(attempt: number, policy: RetryPolicy = DEFAULT_RETRY, random: () => number = Math.random): number {
-  const cap = Math.min(policy.maxDelayMs, policy.baseDelayMs * 2 ** Math.max(0, attempt - 1));
-  return Math.floor(random() * cap);
+export function retryDelay(attempt: number, policy: RetryPolicy = DEFAULT_RETRY, random: () => number = Math.random): number {
+  return backoffDelay(attempt - 1, { initialMs: policy.baseDelayMs, maxMs: policy.maxDelayMs, jitter: 1 }, random);
 }
 
 /** The paused sentinel: the reason a transfer's signal is aborted with when the user pauses. */
@@ -143,7 +143,7 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, o: WithR
       }
       if (attempt >= policy.maxAttempts) throw gaveUp(e, o.what, attempt);
       // A slow-down waits at least one base delay per slow-down seen: never hammer a throttling server.
-      const delayMs = kind === 'slow_down' ? policy.baseDelayMs * ++slowDowns + backoffDelay(attempt, policy, o.random) : backoffDelay(attempt, policy, o.random);
+      const delayMs = kind === 'slow_down' ? policy.baseDelayMs * ++slowDowns + retryDelay(attempt, policy, o.random) : retryDelay(attempt, policy, o.random);
       o.onRetry?.({ attempt, kind, delayMs, error: e });
       await sleep(delayMs, o.signal);
     }

@@ -1,6 +1,6 @@
 import type { AgentClient, AgentEvent } from '../../core/AgentClient.js';
 import { Emitter, type Subscribe } from '../../core/rtc/Emitter.js';
-import { DEFAULT_BACKOFF, reconnectDelay, type BackoffOptions } from '../../core/signaling/backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../../core/backoff.js';
 
 /** Where the events come from: the supervisor (its client changes when the agent restarts). */
 export interface AgentEventSource {
@@ -22,7 +22,7 @@ export interface AgentReset {
 
 export interface AgentEventsOptions {
   source: AgentEventSource;
-  /** Reconnects are spaced by core's reconnectDelay (reset once a stream opens). */
+  /** Reconnects are spaced by core's backoffDelay (reset once a stream opens). */
   backoff?: BackoffOptions;
   random?: () => number;
   log?: (line: string) => void;
@@ -102,7 +102,7 @@ export class AgentEvents {
       // Given up for a new client: reopen at once. Ended by itself: the agent may be gone.
       if (this.o.source.client !== client) continue;
       this.o.source.check?.();
-      await this.sleep(reconnectDelay(attempt++, this.o.backoff ?? BACKOFF, this.o.random), client);
+      await this.sleep(backoffDelay(attempt++, this.o.backoff ?? BACKOFF, this.o.random), client);
     }
   }
 

@@ -2,7 +2,7 @@ import { AgentClient } from '../../core/AgentClient.js';
 import { AppError, isAppError, toAppError } from '../../core/errors.js';
 import { processAlive } from '../../core/processAlive.js';
 import { Emitter, type Subscribe } from '../../core/rtc/Emitter.js';
-import { DEFAULT_BACKOFF, reconnectDelay, type BackoffOptions } from '../../core/signaling/backoff.js';
+import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../../core/backoff.js';
 import { AgentProcess, type AgentStartOptions } from './AgentProcess.js';
 import type { AgentLaunchSettings, AgentLocator } from './AgentLocator.js';
 import { tryLaunchLock } from './LaunchLock.js';
@@ -37,7 +37,7 @@ export interface AgentSupervisorOptions {
   startTimeoutMs?: number;
   /** restart(): how long the old agent may take to stop on SIGTERM before SIGKILL. */
   stopGraceMs?: number;
-  /** Restarts after a death are spaced by core's reconnectDelay with these options. */
+  /** Restarts after a death are spaced by core's backoffDelay with these options. */
   backoff?: BackoffOptions;
   random?: () => number;
   /** An agent connected this long has its restart backoff reset. Default 60 s. */
@@ -262,7 +262,7 @@ export class AgentSupervisor {
       const err = toAppError(e);
       this.lastStartError = err;
       const retry = this.mayStart();
-      const delay = reconnectDelay(this.attempt++, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
+      const delay = backoffDelay(this.attempt++, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
       this.nextStartAt = Date.now() + delay;
       this.set('unreachable', `could not start the agent: ${err.message}${retry ? ` (trying again in ${Math.ceil(delay / 1000)} s)` : ''}`);
       this.schedule(retry ? delay : (this.o.searchIntervalMs ?? 2000));
@@ -303,7 +303,7 @@ export class AgentSupervisor {
     this.drop();
     if (Date.now() - gone.since > (this.o.stableMs ?? 60_000)) this.attempt = 0;
     if (this.mayStart()) {
-      this.nextStartAt = Date.now() + reconnectDelay(this.attempt++, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
+      this.nextStartAt = Date.now() + backoffDelay(this.attempt++, this.o.backoff ?? DEFAULT_BACKOFF, this.o.random);
       this.set('restarting', `the agent (pid ${gone.pid}) stopped: starting a new one`);
     } else {
       this.set('searching', `the agent (pid ${gone.pid}) stopped: looking for another`);
