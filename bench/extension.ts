@@ -130,7 +130,10 @@ export async function main(args: string[]): Promise<number> {
   console.log('');
   console.log(`  start-up: activation events ${JSON.stringify(s.activationEvents)} (+ the ones VS Code derives from the contributed commands and views); ${s.extensionsLoadedBefore.length} other extension(s) had loaded code: ${s.extensionsLoadedBefore.join(', ') || 'none'}`);
   if (a.hostLogLine) console.log(`  extension host log: ${a.hostLogLine}`);
-  for (const l of v.latency) console.log(`  latency, ${l.name}: one builtin job ${JSON.stringify(l.trainerConfig)}, its monitor open; the draws of its first second left out; job ${l.jobId}`);
+  for (const l of v.latency) {
+    console.log(`  latency, ${l.name}: one builtin job ${JSON.stringify(l.trainerConfig)}, its monitor open; the draws of its first second left out; job ${l.jobId}`);
+    console.log(`    CPU meanwhile (cores): ${l.cpu.map((c) => `${c.label} ${c.cores.toFixed(2)}`).join(', ')}`);
+  }
   if (vsix) console.log(`  .vsix contents:\n${summarize(vsix.entries).join('\n')}`);
   console.log(`  load average at the end: ${load()} (2 cores: others' work shows in every figure)`);
   return 0;

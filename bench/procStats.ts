@@ -81,3 +81,41 @@ export function processCpuSeconds(pid: number): number | undefined {
     return undefined;
   }
 }
+
+/** A short name for a process from its command line: the program and the arguments that tell it apart. */
+export function processLabel(pid: number): string | undefined {
+  try {
+    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    if (!args.length) return processName(pid);
+    const prog = args[0].split('/').pop()!;
+    const type = args.find((a) => a.startsWith('--type='));
+    if (type) return `${prog} ${type.slice(7)}`;
+    const script = args.find((a, i) => i > 0 && /\.(m?js|cjs|ts)$/.test(a));
+    const sub = script ? args[args.indexOf(script) + 1] : undefined;
+    if (script) return `${prog} ${script.split('/').pop()}${sub && !sub.startsWith('-') ? ` ${sub}` : ''}`;
+    return prog;
+  } catch {
+    return undefined;
+  }
+}
+
+/** CPU seconds so far of every process readable in /proc, by pid. */
+export function cpuOfAllProcesses(): Map<number, number> {
+  const out = new Map<number, number>();
+  for (const name of readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    const s = processCpuSeconds(Number(name));
+    if (s !== undefined) out.set(Number(name), s);
+  }
+  return out;
+}
+
+/** What each process used between two cpuOfAllProcesses() snapshots, as a share of one core, busiest first. */
+export function cpuShares(before: Map<number, number>, after: Map<number, number>, seconds: number, top = 8): { label: string; pid: number; cores: number }[] {
+  const rows: { label: string; pid: number; cores: number }[] = [];
+  for (const [pid, cpu] of after) {
+    const used = cpu - (before.get(pid) ?? 0);
+    if (used > 0) rows.push({ pid, label: processLabel(pid) ?? String(pid), cores: used / seconds });
+  }
+  return rows.sort((a, b) => b.cores - a.cores).slice(0, top);
+}

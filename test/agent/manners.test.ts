@@ -17,6 +17,7 @@ describe('agent API manners: 415, 413, 405', () => {
   after(async () => {
     await agent?.proc.stop();
     await env?.stop();
+    await env?.target.stop();
   });
 
   const raw = async (path: string, init: RequestInit & { headers?: Record<string, string> } = {}) => {

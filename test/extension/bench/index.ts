@@ -13,6 +13,7 @@
 import { readdirSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import * as vscode from 'vscode';
+import { cpuOfAllProcesses, cpuShares } from '../../../bench/procStats.js';
 import type { SleapRtcApi } from '../../../src/extension/extension.js';
 import type { Rendered } from '../../../src/extension/monitor/MonitorPanels.js';
 import { waitFor } from '../../support/wait.js';
@@ -72,6 +73,8 @@ export interface LatencyPhase {
   eventsPerSecond: number;
   seconds: number;
   jobId: string;
+  /** Where the CPU went while the draws were collected (share of one core per process, busiest first). */
+  cpu: { label: string; pid: number; cores: number }[];
 }
 
 interface Mark {
@@ -187,8 +190,11 @@ async function latencyPhase(api: SleapRtcApi, dataset: string, name: string, tra
     });
   };
   const started = Date.now();
+  const cpuBefore = cpuOfAllProcesses();
+  let cpu: LatencyPhase['cpu'] = [];
   try {
     await waitFor(() => fresh().length >= wanted, `${wanted} draws of new events`, 240_000, { ...POLL, lastSeen: () => `${fresh().length} draws` });
+    cpu = cpuShares(cpuBefore, cpuOfAllProcesses(), (Date.now() - started) / 1000);
   } finally {
     off();
     offEvents();
@@ -212,7 +218,7 @@ async function latencyPhase(api: SleapRtcApi, dataset: string, name: string, tra
   const hostToPixel = used.map((d) => d.t - host(d));
   const seqs = used.map((d) => d.last_seq!);
   const span = used.length > 1 ? (t.get(seqs.at(-1)!)! - t.get(seqs[0])!) / 1000 : 0;
-  return { name, trainerConfig, samples, toHost, hostToPixel, draws: used.length, drawMs: used.map((d) => d.draw_ms ?? Number.NaN), eventsPerSecond: span > 0 ? (seqs.at(-1)! - seqs[0]) / span : 0, seconds, jobId: job.id };
+  return { name, trainerConfig, samples, toHost, hostToPixel, draws: used.length, drawMs: used.map((d) => d.draw_ms ?? Number.NaN), eventsPerSecond: span > 0 ? (seqs.at(-1)! - seqs[0]) / span : 0, seconds, jobId: job.id, cpu };
 }
 
 /** What VS Code calls (extensionTestsPath): measures, prints BENCH_RESULT, rejects on failure. */
