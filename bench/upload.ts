@@ -79,7 +79,7 @@ export async function main(args: string[]): Promise<number> {
   const srv = await startServerProcess(target, [], { built: true });
   const s3 = makeS3Client({ endpoint: target.endpoint, region: target.region, accessKeyId: target.accessKeyId, secretAccessKey: target.secretAccessKey });
   const env: NodeJS.ProcessEnv = { ...process.env, AWS_ACCESS_KEY_ID: target.accessKeyId, AWS_SECRET_ACCESS_KEY: target.secretAccessKey, AWS_DEFAULT_REGION: target.region, AWS_EC2_METADATA_DISABLED: 'true' };
-  delete env.AWS_CA_BUNDLE; // rclone 1.60 fails when it is set (facts.md)
+  delete env.AWS_CA_BUNDLE; // rclone 1.60 fails when it is set (docs/facts.md §5)
   const bucket = srv.bucket;
   const engine = (id: string, checksum: string, label: string) => ({
     id,

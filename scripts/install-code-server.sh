@@ -2,7 +2,7 @@
 # Installs code-server 4.96.4 (= VS Code 1.96.4 on Node 20) into .tools/code-server-4.96.4/ so the
 # extension's tests run in a real VS Code without downloading VS Code itself (this machine reaches
 # only the npm registry and apt; @vscode/test-electron's download fails). test/support/vscode/ runs it.
-# Recipe and reasons: /work/shared/notes/vscode-tests-offline.md; summary in test/support/vscode/README.md.
+# Recipe and reasons: test/support/vscode/README.md.
 #
 # A plain `npm install code-server` fails three ways here, so the install is done by hand:
 #   - its postinstall refuses to run as root (npm 11 has no --unsafe-perm): install with

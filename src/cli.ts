@@ -37,7 +37,7 @@ commonOptions(
 commonOptions(
   program
     .command('server')
-    .description('run the backend (presigned URLs for S3 multipart transfers) and, later, signaling')
+    .description('run the server: the backend (presigned URLs for S3 multipart transfers, /api/*) and signaling (WebSocket rooms at /ws)')
     .option('--port <n>', 'TCP port; 0 picks a free one (default 8080)')
     .option('--host <addr>', 'address to bind (default 127.0.0.1)')
     .option('--s3-endpoint <url>', 'S3 endpoint (omit for AWS S3)')
@@ -50,7 +50,10 @@ commonOptions(
     .option('--s3-public-endpoint <url>', 'S3 endpoint written into presigned URLs, when clients reach S3 by another address')
     .option('--url-ttl <seconds>', 'lifetime of presigned URLs (default 3600)')
     .option('--part-size <bytes>', 'default multipart part size (default 104857600, 100 MiB)')
-    .option('--create-bucket', 'create the bucket at start when it is missing'),
+    .option('--create-bucket', 'create the bucket at start when it is missing')
+    .option('--ping-interval <seconds>', 'signaling: seconds between server pings (default 30)')
+    .option('--peer-timeout <seconds>', 'signaling: silence after which a peer is dropped and its room told peer_left (default twice the ping interval)')
+    .option('--allowed-origins <list>', 'signaling: browser origins allowed to open the WebSocket, comma-separated (default none)'),
 ).action(async (opts: Record<string, unknown>) => {
   const { runServer } = await import('./server/main.js');
   await runServer(opts);
@@ -94,7 +97,7 @@ commonOptions(
   uploadClientOptions(
     program
       .command('agent')
-      .description('run the local agent: token-protected HTTP API on 127.0.0.1 for uploads, watched folders and events')
+      .description('run the local agent: token-protected HTTP API on 127.0.0.1 for uploads, watched folders, training jobs, workers, models and events')
       .option('--port <n>', 'TCP port on 127.0.0.1; 0 picks a free one (default 8765)')
       .option('--allowed-origins <list>', 'browser origins allowed to call the API, comma-separated (default none)')
       .option('--watch-stability <seconds>', 'how long a watched file must stay unchanged before it is uploaded (default 1)')
@@ -129,7 +132,7 @@ const agentClientOptions = (cmd: Command, jsonOut: string): Command =>
     .option('--json', `print one JSON object ${jsonOut} on stdout at the end`)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']));
 
-// Not commonOptions: the issue's contract is `sleap-rtc train <dataset> [--config file]`, where
+// Not commonOptions: the documented contract (README) is `sleap-rtc train <dataset> [--config file]`, where
 // --config is the training config (sleap-nn's YAML or JSON), not a file of flags.
 agentClientOptions(
   program

@@ -3,7 +3,7 @@ import type { RequestHandler } from 'express';
 import { AppError } from '../core/errors.js';
 
 /**
- * The local API's guards (facts.md section 6: Jupyter's token, MLflow's Host allow-list,
+ * The local API's guards (docs/facts.md §6: Jupyter's token, MLflow's Host allow-list,
  * the Ray CVEs): a Host header that names this agent (DNS rebinding: a page on evil.example
  * resolving to 127.0.0.1 sends `Host: evil.example`), no browser Origin outside the allow-list,
  * and the bearer token on every /api route.

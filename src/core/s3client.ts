@@ -13,7 +13,7 @@ export interface S3Endpoint {
 /**
  * The one way the project builds S3 clients. Checksums are sent and validated only when
  * required: a default v3 client signs the CRC32 of an EMPTY body into presigned part URLs and
- * sends aws-chunked trailers that some servers refuse (facts.md section 4). Callers that want a
+ * sends aws-chunked trailers that some servers refuse (docs/facts.md §4). Callers that want a
  * checksum on a part add it explicitly.
  */
 export function makeS3Client(ep: S3Endpoint, opts: { maxAttempts?: number } = {}): S3Client {

@@ -1,8 +1,8 @@
 /**
- * The seed's `choose_transport` rules, exactly (hybrid-transport-design.md, "Architecture
- * Decision Rules"). Sizes are in bytes; the boundaries are strict as in the seed:
- * exactly 10,000,000 and exactly 100,000,000 bytes fall through to rule 4's `else` branch
- * conditions, which the seed writes with strict inequalities, so they end at the default.
+ * The hybrid transport design's `choose_transport` rules, exactly (docs/architecture.md,
+ * "Transport choice"). Sizes are in bytes; the boundaries are strict as in the design:
+ * exactly 10,000,000 and exactly 100,000,000 bytes fall through rule 4, whose conditions the
+ * design writes with strict inequalities, so they end at the default.
  */
 export type Transport = 'WebRTC' | 'S3';
 export type DataType = 'dataset' | 'model' | 'config' | 'progress' | 'command' | 'visualization' | 'inference_frames' | 'inference_results' | (string & {});
@@ -22,6 +22,6 @@ export function chooseTransport(dataSize: number, dataType: DataType, realtimeRe
   if (dataSize > SMALL_LIMIT && dataSize < LARGE_LIMIT) {
     return dataType === 'model' || dataType === 'dataset' ? 'S3' : 'WebRTC';
   }
-  // Default for the exact boundaries (10,000,000 and 100,000,000 bytes), as the seed's code does.
+  // Default for the exact boundaries (10,000,000 and 100,000,000 bytes), as the design's code does.
   return 'WebRTC';
 }

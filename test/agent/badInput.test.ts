@@ -9,7 +9,7 @@ import { startEmbeddedStore } from '../support/store.js';
 import { keysViaBoto3, runCli, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentProcess, type AgentTestEnv } from './support/env.js';
 import { waitFor } from '../support/wait.js';
 
-// Issue 3, acceptance point 2: bad input is a clear error in the API and in `sleap-rtc upload`
+// Bad input is a clear error in the API and in `sleap-rtc upload`
 // (what was wrong, what to do), and nothing is left in the ledger or the store. The S3 target
 // does not matter here (nothing reaches it), so the embedded store only.
 //

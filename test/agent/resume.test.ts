@@ -11,7 +11,7 @@ import { forEachS3Target } from '../support/targets.js';
 import { waitFor } from '../support/wait.js';
 import { runCli, sha256ViaBoto3, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentTestEnv } from './support/env.js';
 
-// Issue 3, acceptance point 1: kill -9 at ~50 % of a 1 GiB upload, on the embedded store and on
+// Resume after a crash: kill -9 at ~50 % of a 1 GiB upload, on the embedded store and on
 // Ceph RGW, through the agent (POST /api/uploads, then a restart on the same data folder) and
 // through `sleap-rtc upload` (killed, then run again). The upload completes; the bytes sent again
 // are at most concurrency x part size; boto3 reads the object back and its SHA-256 is the source's.
@@ -23,7 +23,7 @@ import { runCli, sha256ViaBoto3, startAgentProcess, startAgentTestEnv, writeBigZ
 //
 // Sizes: the agent case 1 GiB, the CLI case 256 MiB (one 1 GiB case per target keeps the suite in
 // its CI budget; both paths run the same UploadManager and engine). SLEAP_RTC_TEST_UPLOAD_MIB=N
-// runs both at N MiB (1024 for the acceptance run, less for quick local loops).
+// runs both at N MiB (1024 for a full run, less for quick local loops).
 const FORCED = process.env.SLEAP_RTC_TEST_UPLOAD_MIB ? Number(process.env.SLEAP_RTC_TEST_UPLOAD_MIB) * 1024 * 1024 : undefined;
 const SIZES = { agent: FORCED ?? 1024 * 1024 * 1024, cli: FORCED ?? 256 * 1024 * 1024 };
 const PART = 8 * 1024 * 1024;

@@ -7,7 +7,7 @@ import { startEmbeddedStore } from '../support/store.js';
 import { waitFor } from '../support/wait.js';
 import { runCli, startAgentProcess, startAgentTestEnv, type AgentProcess, type AgentTestEnv } from './support/env.js';
 
-// Issue 3, acceptance point 3: a labels file is opened with h5wasm (core/slp inspectSlp) when a
+// A labels file is opened with h5wasm (core/slp inspectSlp) when a
 // dataset is added; the upload's view carries `slp` (labelled frames, videos, skeleton nodes), and
 // videos referenced by path get a warning that the worker will not see them (suggesting .pkg.slp).
 // Files that are not what they claim are refused: badInput.test.ts.

@@ -5,7 +5,7 @@ import { test } from 'node:test';
 import { repoRoot } from '../support/proc.js';
 
 /**
- * The architecture's import rules (design/architecture.md, style.md): core imports nothing else
+ * The architecture's import rules (docs/architecture.md, "Import rules"): core imports nothing else
  * in src; store imports only core; agent, server and worker import only core and themselves;
  * nothing imports extension; extension reaches the agent over HTTP (core types only). The two
  * top-level files wire the processes together: only they import the process folders from

@@ -21,6 +21,20 @@ test('sleap-rtc server --help lists its flags', () => {
   for (const flag of ['--port', '--s3-endpoint', '--rooms', '--url-ttl', '--part-size', '--config']) assert.ok(r.stdout.includes(flag), flag);
 });
 
+test('sleap-rtc server --help describes signaling as part of the server and lists its flags', () => {
+  const r = cli(['server', '--help']);
+  assert.equal(r.status, 0);
+  assert.match(r.stdout, /signaling \(WebSocket rooms at \/ws\)/);
+  assert.doesNotMatch(r.stdout, /later/);
+  for (const flag of ['--ping-interval', '--peer-timeout', '--allowed-origins']) assert.ok(r.stdout.includes(flag), flag);
+});
+
+test('the signaling flags reach the config: a ping interval below its minimum exits 2 naming the flag', () => {
+  const r = cli(['server', '--port', '0', '--rooms', 'lab=0123456789abcdef0123', '--ping-interval', '0.01'], { SLEAP_RTC_S3_ACCESS_KEY: 'k', SLEAP_RTC_S3_SECRET_KEY: 's', SLEAP_RTC_PING_INTERVAL: '', SLEAP_RTC_CONFIG: '' });
+  assert.equal(r.status, 2, r.stderr);
+  assert.match(r.stderr, /pingInterval \(flag --ping-interval or SLEAP_RTC_PING_INTERVAL\)/);
+});
+
 test('a server with no rooms exits 2 and says how to give them', () => {
   const r = cli(['server', '--port', '0'], { SLEAP_RTC_S3_ACCESS_KEY: 'k', SLEAP_RTC_S3_SECRET_KEY: 's', SLEAP_RTC_ROOMS: '', SLEAP_RTC_CONFIG: '' });
   assert.equal(r.status, 2, r.stderr);

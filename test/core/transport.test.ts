@@ -2,7 +2,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { chooseTransport } from '../../src/core/transport.js';
 
-// Every row is the seed's `choose_transport` evaluated by hand.
+// Every row is the design's `choose_transport` (docs/architecture.md, "Transport choice") evaluated by hand.
 const table: [size: number, type: string, realtime: boolean, expected: 'WebRTC' | 'S3'][] = [
   // Rule 1: real-time always WebRTC, whatever the size or type.
   [0, 'progress', true, 'WebRTC'],

@@ -14,7 +14,7 @@ import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { startWorkerEnv, uploadDataset, type WorkerEnv } from '../worker/setup.js';
 
 /**
- * Issue 4 acceptance: the protocol is not werift-specific. An independent peer written with
+ * The protocol is not werift-specific. An independent peer written with
  * aiortc (Debian python3-aiortc, run by /usr/bin/python3 with Debian's python3-websockets) joins
  * through signaling, gets a job accepted, offers WebRTC with every candidate inside its SDP (aiortc
  * does not trickle) and follows the job's events over its DataChannel, pausing and resuming it.

@@ -53,7 +53,7 @@ def emit(obj):
 
 def patch_loopback():
     # aioice skips 127.0.0.1 when listing host addresses; on a machine with no route between
-    # the peers but loopback, offer exactly that (facts.md section 3).
+    # the peers but loopback, offer exactly that (docs/facts.md §3).
     import aioice.ice
 
     aioice.ice.get_host_addresses = lambda use_ipv4, use_ipv6: ["127.0.0.1"]

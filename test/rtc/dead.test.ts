@@ -6,7 +6,7 @@ import { connectPair, type Pair } from './fixtures/PeerProcess.js';
 
 /**
  * Peer death: werift notices a vanished peer only after ~28 s and emits no close event
- * (facts.md section 3), so the link's heartbeat (1 s, dead after 5 s) must. The test side is the
+ * (docs/facts.md §3), so the link's heartbeat (1 s, dead after 5 s) must. The test side is the
  * offerer here (link.test.ts covers the answerer). The deadline is a liveness bound, not a figure.
  */
 let pair: Pair | undefined;

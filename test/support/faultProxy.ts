@@ -1,4 +1,4 @@
-// A userspace HTTP fault proxy on loopback, in front of an S3 endpoint (facts.md section 8: no
+// A userspace HTTP fault proxy on loopback, in front of an S3 endpoint (docs/facts.md §7: no
 // netem here, so faults are emulated in userspace). It forwards requests unchanged (the Host
 // header too, so presigned signatures made for the proxy's address stay valid) and, for requests
 // matching a rule, injects one fault: reset the connection mid-body, stall (stop forwarding),

@@ -30,7 +30,7 @@ export const sharedSkipReason: string | false = useSharedSleap ? false : 'needs 
 
 /** A real SLEAP file of ../shared/data/sleap (the one way tests name one); a clear error when the folder is absent (CI). */
 export function sharedSleapFile(name: string): string {
-  if (!sharedSleapDir) throw new Error(`${resolve(repoRoot, '../shared/data/sleap')} is absent: CI must provide the real SLEAP files (../shared/data/sleap, see its README) next to the checkout`);
+  if (!sharedSleapDir) throw new Error(`${resolve(repoRoot, '../shared/data/sleap')} is absent: CI must provide the real SLEAP files there, next to the checkout (sleap-nn's test assets: see test/README.md, "Real SLEAP files")`);
   return join(sharedSleapDir, name);
 }
 

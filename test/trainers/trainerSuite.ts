@@ -10,7 +10,7 @@ import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { holdsFor } from '../support/wait.js';
 
 /**
- * The one suite every trainer passes (style.md: one interface, one shared suite). A subject
+ * The one suite every trainer passes (a pluggable part has one interface and one shared suite). A subject
  * says how to make a trainer and a config for a run of N epochs; the suite trains on a synthetic
  * SLEAP file and checks the contract of Trainer / TrainerRun: ordered, valid events; pause holds
  * events; stop keeps a model; cancel keeps none; a broken dataset fails with a clear error.

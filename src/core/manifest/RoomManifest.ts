@@ -5,13 +5,13 @@ import { classifyFailure, retryDelay, sleep, throwIfAborted, type RetryPolicy } 
 import { bareEtag } from '../etag.js';
 
 /**
- * The room manifest (facts.md section 1): one JSON object per room at
+ * The room manifest (docs/facts.md §1): one JSON object per room at
  * `<prefix>/<room_id>/manifest.json`, updated by optimistic locking. Every write is ONE
  * PutObject carrying `If-None-Match: *` (the room had no manifest) or `If-Match: <etag>` (the
  * ETag read with the manifest); a 412 PreconditionFailed or 409 ConditionalRequestConflict means
  * another writer got there first, so the manifest is read again, the mutation applied again to
  * the fresh copy, and the write retried after a jittered backoff. Never multipart: conditional
- * CompleteMultipartUpload is not honoured by Ceph RGW (facts.md section 4).
+ * CompleteMultipartUpload is not honoured by Ceph RGW (docs/facts.md §4).
  */
 
 export const DEFAULT_MANIFEST_PREFIX = 'rooms';
@@ -77,7 +77,7 @@ export function manifestKey(roomId: string, prefix: string = DEFAULT_MANIFEST_PR
 
 /**
  * The `If-Match` value for an ETag: the bare opaque tag, without quotes or a weak `W/` marker.
- * Ceph RGW matches If-Match only against the unquoted ETag (facts.md section 4); AWS S3 and the
+ * Ceph RGW matches If-Match only against the unquoted ETag (docs/facts.md §4); AWS S3 and the
  * embedded store compare the value with any quotes removed, so the bare form is accepted by all.
  */
 export const ifMatchValue = bareEtag;

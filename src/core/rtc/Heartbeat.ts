@@ -1,6 +1,6 @@
 /**
  * Application-level liveness: WebRTC itself notices a dead peer only after ~28 s (consent
- * freshness) and werift emits no close event (facts.md section 3). Every `intervalMs` we send a
+ * freshness) and werift emits no close event (docs/facts.md §3). Every `intervalMs` we send a
  * heartbeat; any frame received counts as a sign of life; after `deadAfterMs` of silence the
  * peer is dead. Detection happens on a tick, so it takes between deadAfterMs and
  * deadAfterMs + intervalMs.

@@ -10,7 +10,7 @@ export interface BufferedChannel {
 /**
  * Backpressure for file chunks: a chunk may be queued only while the channel's queue stays
  * within `maxQueuedBytes`; otherwise wait for werift's `bufferedAmountLow` (the
- * `onbufferedamountlow` property does not fire in werift, facts.md section 3), which fires when
+ * `onbufferedamountlow` property does not fire in werift, docs/facts.md §3), which fires when
  * the queue falls to half of the limit. JSON frames bypass the gate, so a control message waits
  * behind at most `maxQueuedBytes` of chunks.
  */

@@ -5,7 +5,7 @@ import { MAX_CHUNK_BYTES } from '../schemas/datachannel.js';
 /**
  * Configuration of one RTC link. ICE servers come only from here: none by default, because
  * werift's own default asks a public STUN server, which on a machine without internet blocks
- * `setLocalDescription` for its gather timeout (facts.md section 3).
+ * `setLocalDescription` for its gather timeout (docs/facts.md §3).
  */
 export const iceServer = z.object({
   urls: z.union([z.string().min(1), z.array(z.string().min(1)).min(1)]),
@@ -44,7 +44,7 @@ export function parseLinkConfig(input: RtcLinkConfigInput = {}): RtcLinkConfig {
   return r.data;
 }
 
-/** The loopback-only ICE settings measured to work with werift (facts.md section 3). */
+/** The loopback-only ICE settings measured to work with werift (docs/facts.md §3). */
 export const LOOPBACK_ICE = {
   iceUseIpv4: false,
   iceUseIpv6: false,

@@ -3,8 +3,9 @@ import { sha256Hex } from './backend.js';
 import { jobId, jobStatusValue } from './jobs.js';
 
 /**
- * DataChannel messages (phase 3). JSON text frames are one of these; binary frames are chunks
- * (<= 64 KiB) of the file announced by the last `file_begin`. Progress events use sleap-nn's
+ * DataChannel messages (step 3, "Run", of the data flow in docs/architecture.md). JSON text
+ * frames are one of these; binary frames are chunks (<= 64 KiB) of the file announced by the
+ * last `file_begin`. Progress events use sleap-nn's
  * vocabulary so real sleap-nn output passes through unchanged. `seq` numbers a job's events.
  */
 export const MAX_CHUNK_BYTES = 64 * 1024;

@@ -2,7 +2,7 @@ import { z } from 'zod';
 import { sha256Hex } from './backend.js';
 import { roomIdSchema } from './signaling.js';
 
-/** Job payloads carried as `peer_message.payload` (phase 2 of the seed). */
+/** Job payloads carried as `peer_message.payload` (step 2, "Submit", of the data flow in docs/architecture.md). */
 export const jobId = z.string().regex(/^[A-Za-z0-9._-]{1,128}$/, 'job ids are 1-128 letters, digits, ".", "_" or "-"');
 export const trainerKind = z.enum(['builtin', 'sleap-nn', 'command']);
 

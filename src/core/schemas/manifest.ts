@@ -11,7 +11,7 @@ export const modelId = z
   .regex(/^[A-Za-z0-9._-]{1,255}$/, 'model ids are 1-255 letters, digits, ".", "_" or "-"')
   .refine((s) => s !== '.' && s !== '..', 'a model id is not "." or ".."');
 
-/** `rooms/<room_id>/manifest.json` (facts.md section 1), updated under If-Match / If-None-Match: *. */
+/** `rooms/<room_id>/manifest.json` (shaped like sleap-rtc's, docs/facts.md §1), updated under If-Match / If-None-Match: *. */
 export const manifestModel = z.object({
   id: modelId,
   alias: z.string().nullish(),

@@ -1,7 +1,7 @@
 import { z } from 'zod';
 
 /**
- * Signaling WebSocket messages, shaped like sleap-rtc's (facts.md section 1) so that a
+ * Signaling WebSocket messages, shaped like sleap-rtc's (docs/facts.md §1) so that a
  * sleap-rtc developer recognises them. Every frame is one JSON object with a `type`.
  */
 export const peerId = z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/, 'peer ids are 1-128 letters, digits, ".", "_", ":" or "-"');

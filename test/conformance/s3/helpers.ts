@@ -90,7 +90,7 @@ export function sdkDefaultClient(target: S3Target): S3Client {
 
 /**
  * The If-Match value to send for `etag`. Ceph RGW 16 compares If-Match against the ETag
- * without its quotes (facts.md section 4); everyone else wants the quoted form of RFC 9110.
+ * without its quotes (docs/facts.md §4); everyone else wants the quoted form of RFC 9110.
  * Client code that does optimistic locking must apply the same rule.
  */
 export function ifMatchValue(etag: string, quirks: Pick<S3Target['quirks'], 'ifMatchUnquoted'>): string {
