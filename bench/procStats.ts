@@ -85,7 +85,9 @@ export function processCpuSeconds(pid: number): number | undefined {
 /** A short name for a process from its command line: the program and the arguments that tell it apart. */
 export function processLabel(pid: number): string | undefined {
   try {
-    const args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    let args = readFileSync(`/proc/${pid}/cmdline`, 'utf8').split('\0').filter(Boolean);
+    // Chromium rewrites its command line as one space-separated string.
+    if (args.length === 1) args = args[0].split(' ');
     if (!args.length) return processName(pid);
     const prog = args[0].split('/').pop()!;
     const type = args.find((a) => a.startsWith('--type='));
