@@ -187,6 +187,13 @@ commonOptions(
 });
 
 program.parseAsync(process.argv).catch((e: unknown) => {
+  if (e instanceof AppError && e.code === 'port_in_use') {
+    // The flag that moves this service: in a stack each has its own, alone it is --port.
+    const service = String(e.details?.service ?? '');
+    const flag = process.argv[2] === 'stack' ? `--${service}-port` : '--port';
+    process.stderr.write(`sleap-rtc: ${e.message}; stop that process, or choose another port with ${flag} <n> (0 picks a free one)\n`);
+    process.exit(1);
+  }
   if (e instanceof AppError) {
     process.stderr.write(`sleap-rtc: ${e.message}\n`);
     process.exit(e.code === 'config_invalid' || e.code === 'bad_request' ? 2 : 1);

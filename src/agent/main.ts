@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
+import { listenOn } from '../core/listen.js';
 import type { AddressInfo } from 'node:net';
 import { join } from 'node:path';
 import express from 'express';
@@ -121,11 +122,8 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
   app.use(errorMiddleware(log, 'agent'));
   let http: Server;
   try {
-    http = app.listen(cfg.port, '127.0.0.1');
-    await new Promise<void>((resolve, reject) => {
-      http.once('listening', resolve);
-      http.once('error', reject);
-    });
+    http = createServer(app);
+    await listenOn(http, cfg.port, '127.0.0.1', 'agent');
   } catch (e) {
     await uploads.close();
     lock.release();

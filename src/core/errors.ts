@@ -12,6 +12,7 @@ export type ErrorCode =
   | 'too_large'
   | 'unsupported_media_type'
   | 'method_not_allowed'
+  | 'port_in_use'
   | 'config_invalid'
   | 'storage_error'
   | 'upstream_error'
@@ -37,6 +38,7 @@ const STATUS: Record<ErrorCode, number> = {
   too_large: 413,
   unsupported_media_type: 415,
   method_not_allowed: 405,
+  port_in_use: 409,
   config_invalid: 400,
   storage_error: 502,
   upstream_error: 502,

@@ -1,3 +1,5 @@
+import { createServer } from 'node:http';
+import { listenOn } from '../core/listen.js';
 import { CreateBucketCommand, HeadBucketCommand } from '@aws-sdk/client-s3';
 import express from 'express';
 import type { AddressInfo } from 'node:net';
@@ -41,11 +43,8 @@ export async function startServer(cfg: ServerConfig, log: Logger = createLogger(
   app.use((req, res) => void res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } }));
   app.use(errorMiddleware(log, 'server'));
 
-  const http = app.listen(cfg.port, cfg.host);
-  await new Promise<void>((resolve, reject) => {
-    http.once('listening', resolve);
-    http.once('error', reject);
-  });
+  const http = createServer(app);
+  await listenOn(http, cfg.port, cfg.host, 'server');
   const signaling = attachSignaling(http, {
     auth,
     pingIntervalMs: (cfg.pingInterval ?? 30) * 1000,

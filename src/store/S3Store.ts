@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
+import { listenOn } from '../core/listen.js';
 import { createServer, STATUS_CODES, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -82,8 +83,7 @@ export class S3Store {
       if (await disk.createBucket(b)) opts.log.info('bucket created', { bucket: b });
     }
     const store = new S3Store(opts, disk, mp);
-    store.server.listen(opts.port, opts.host);
-    await Promise.race([once(store.server, 'listening'), once(store.server, 'error').then(([e]) => Promise.reject(e))]);
+    await listenOn(store.server, opts.port, opts.host, 'store');
     openStores++;
     store.port = (store.server.address() as AddressInfo).port;
     return store;
