@@ -3,17 +3,18 @@ import { link, mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Readable } from 'node:stream';
 import type { Logger } from '../core/log.js';
-import type { ChecksumAlgorithm } from './checksums.js';
+import type { ChecksumAlgorithm, ChecksumType } from './checksums.js';
 import { compareKeys, fsyncDir, isErrno, lowerBound, randomId, rmQuiet, unlinkQuiet, writeFileSynced, writeJsonAtomic } from './fsutil.js';
 import { KeyLock } from './KeyLock.js';
 import { S3Error } from './S3Error.js';
 import { SegmentStream, type SegmentSlice } from './SegmentStream.js';
+import type { TagSet } from './tagging.js';
 
 /**
  * Buckets and objects on disk, crash-safe:
  *   DIR/tmp/                          bodies and JSON being written (emptied at start)
  *   DIR/buckets/<bucket>/bucket.json  the bucket exists once this file does
- *   DIR/buckets/<bucket>/meta/<sha256(key)>.json   the object's commit point
+ *   DIR/buckets/<bucket>/meta/<sha256(key)>.json   the object's commit point (and its tags)
  *   DIR/buckets/<bucket>/data/<id>    data segments, named by random ids
  * An object's body is one or more segments (a completed multipart upload keeps its parts as
  * segments, a CopyObject hard-links the source's under new ids: nothing is copied). A segment
@@ -38,7 +39,9 @@ export interface ObjectMeta {
   /** x-amz-meta-* without the prefix. */
   metadata: Record<string, string>;
   checksums: Partial<Record<ChecksumAlgorithm, string>>;
-  checksumType?: 'FULL_OBJECT' | 'COMPOSITE';
+  checksumType?: ChecksumType;
+  /** The object's tags (absent: none); PutObjectTagging rewrites the meta file with new ones. */
+  tags?: TagSet;
   segments: Segment[];
   /** Set on objects made by CompleteMultipartUpload. */
   uploadId?: string;
@@ -253,6 +256,26 @@ export class DiskBackend {
       if (isErrno(e, 'ENOENT') && !this.buckets.has(bucket)) throw new S3Error('NoSuchBucket', 'The specified bucket does not exist', { extra: { BucketName: bucket } });
       throw e;
     }
+  }
+
+  /**
+   * Replaces the object's tags (none: []) by rewriting its meta file atomically under the key
+   * lock: a crash leaves the old tags or the new ones. Body, ETag and Last-Modified stay, as on
+   * S3; the segments are untouched, so reads in flight go on.
+   */
+  async setTags(bucket: string, key: string, tags: TagSet): Promise<ObjectMeta> {
+    this.state(bucket);
+    return this.withKeyLock(bucket, key, async () => {
+      const s = this.state(bucket);
+      const old = s.objects.get(key);
+      if (!old) throw new S3Error('NoSuchKey', 'The specified key does not exist.', { extra: { Key: key } });
+      const { tags: _old, ...rest } = old;
+      const meta: ObjectMeta = tags.length > 0 ? { ...rest, tags } : rest;
+      const metaDir = join(this.bucketDir(bucket), 'meta');
+      await writeJsonAtomic(this.tmpDir, join(metaDir, `${keyHash(key)}.json`), meta, metaDir);
+      s.objects.set(key, meta);
+      return meta;
+    });
   }
 
   /** Deletes the object if it exists (S3 answers 204 either way). */

@@ -3,16 +3,18 @@ import { mkdir, readdir, readFile, rename } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Logger } from '../core/log.js';
 import { MAX_PART_SIZE, MIN_PART_SIZE } from '../core/schemas/backend.js';
-import { compositeChecksum, type ChecksumAlgorithm } from './checksums.js';
+import type { ChecksumAlgorithm, ChecksumType } from './checksums.js';
 import type { DiskBackend, NewObject, ObjectMeta } from './DiskBackend.js';
 import { compareKeys, fsyncDir, randomId, rmQuiet, unlinkQuiet, writeFileSynced, writeJsonAtomic } from './fsutil.js';
 import { S3Error } from './S3Error.js';
+import { objectChecksum, type CompleteChecksumRequest, type UploadChecksum } from './multipartChecksum.js';
+import type { TagSet } from './tagging.js';
 import type { CompletePart } from './xml.js';
 import { bareEtag } from '../core/etag.js';
 
 /**
  * Multipart uploads on disk:
- *   DIR/uploads/<uploadId>/upload.json       bucket, key, content type, metadata (the upload exists once it does)
+ *   DIR/uploads/<uploadId>/upload.json       bucket, key, content type, metadata, tags, checksum (the upload exists once it does)
  *   DIR/uploads/<uploadId>/<n>-<id>.bin      a part's bytes
  *   DIR/uploads/<uploadId>/part-<n>.json     the part's commit point (size, ETag, checksums, file)
  * Completing hard-links the part files into the bucket as the object's segments (no copy),
@@ -29,6 +31,15 @@ export interface UploadInfo {
   headers: Record<string, string>;
   metadata: Record<string, string>;
   checksumAlgorithm?: ChecksumAlgorithm;
+  /** With checksumAlgorithm; absent in uploads made before FULL_OBJECT existed here: COMPOSITE. */
+  checksumType?: ChecksumType;
+  /** x-amz-tagging of CreateMultipartUpload, given to the object at completion. */
+  tags?: TagSet;
+}
+
+/** The algorithm and type an upload was created with, if any. */
+export function uploadChecksumOf(info: UploadInfo): UploadChecksum | undefined {
+  return info.checksumAlgorithm ? { algorithm: info.checksumAlgorithm, type: info.checksumType ?? 'COMPOSITE' } : undefined;
 }
 
 export interface PartInfo {
@@ -182,10 +193,11 @@ export class Multipart {
   }
 
   /**
-   * Validates the part list and commits the object under the key lock, after `precondition`
-   * (If-Match / If-None-Match) has seen the current object. The upload is gone afterwards.
+   * Validates the part list and the object checksum the request claims, and commits the object
+   * under the key lock, after `precondition` (If-Match / If-None-Match) has seen the current
+   * object. The upload is gone afterwards.
    */
-  async complete(uploadId: string, bucket: string, key: string, listed: CompletePart[], precondition: (current: ObjectMeta | undefined) => void): Promise<ObjectMeta> {
+  async complete(uploadId: string, bucket: string, key: string, listed: CompletePart[], checksum: CompleteChecksumRequest, precondition: (current: ObjectMeta | undefined) => void): Promise<ObjectMeta> {
     this.get(uploadId, bucket, key);
     return this.disk.withKeyLock(
       bucket,
@@ -196,9 +208,7 @@ export class Multipart {
         precondition(this.disk.head(bucket, key));
         const md5 = createHash('md5');
         for (const p of parts) md5.update(Buffer.from(p.etag, 'hex'));
-        const alg = u.info.checksumAlgorithm;
-        const checksums: Partial<Record<ChecksumAlgorithm, string>> = {};
-        if (alg && parts.every((p) => p.checksums[alg])) checksums[alg] = compositeChecksum(alg, parts.map((p) => p.checksums[alg]!));
+        const { checksums, checksumType } = objectChecksum(uploadChecksumOf(u.info), parts, checksum);
         const obj: NewObject = {
           key,
           size: parts.reduce((n, p) => n + p.size, 0),
@@ -207,7 +217,8 @@ export class Multipart {
           headers: u.info.headers,
           metadata: u.info.metadata,
           checksums,
-          ...(alg && checksums[alg] ? { checksumType: 'COMPOSITE' as const } : {}),
+          ...(checksumType ? { checksumType } : {}),
+          ...(u.info.tags?.length ? { tags: u.info.tags } : {}),
           uploadId,
         };
         const udir = join(this.dir, uploadId);

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import type { Writable } from 'node:stream';
 import { finished, pipeline } from 'node:stream/promises';
-import { CHECKSUM_ALGORITHMS, checksumHeader, isValidChecksumValue, parseAlgorithm, type ChecksumAlgorithm } from './checksums.js';
+import { ALGORITHM_LIST, algorithmHeader, CHECKSUM_ALGORITHMS, checksumHeader, isValidChecksumValue, parseAlgorithm, type ChecksumAlgorithm } from './checksums.js';
 import { AwsChunkedDecoder } from './chunked.js';
 import { unlinkQuiet } from './fsutil.js';
 import { S3Error } from './S3Error.js';
@@ -52,7 +52,7 @@ export function planBody(h: Map<string, string>, payload: PayloadMode, maxSize: 
   for (const name of h.keys()) {
     if (name.startsWith('x-amz-checksum-') && !NOT_CHECKSUMS.has(name) && !parseAlgorithm(name)) {
       // A client that sends a checksum expects it verified: refuse rather than ignore it.
-      throw new S3Error('InvalidRequest', `${name} is not supported by this store; use x-amz-checksum-crc32, -crc32c, -sha1 or -sha256`);
+      throw new S3Error('InvalidRequest', `${name} is not supported by this store; use the x-amz-checksum-* header of ${ALGORITHM_LIST}`);
     }
   }
   const expected: Partial<Record<ChecksumAlgorithm, string>> = {};
@@ -67,18 +67,14 @@ export function planBody(h: Map<string, string>, payload: PayloadMode, maxSize: 
   const trailerHeader = h.get('x-amz-trailer');
   if (trailerHeader !== undefined) {
     trailer = parseAlgorithm(trailerHeader);
-    if (!trailer) throw new S3Error('InvalidRequest', `x-amz-trailer "${trailerHeader.slice(0, 60)}" is not a supported checksum (x-amz-checksum-crc32, -crc32c, -sha1, -sha256)`);
+    if (!trailer) throw new S3Error('InvalidRequest', `x-amz-trailer "${trailerHeader.slice(0, 60)}" is not a supported checksum: name the x-amz-checksum-* header of ${ALGORITHM_LIST}`);
     if (!awsChunked) throw new S3Error('InvalidRequest', 'x-amz-trailer needs an aws-chunked body');
     if (Object.keys(expected).length > 0) throw new S3Error('InvalidRequest', 'Expecting a single x-amz-checksum- header or trailer. Multiple checksum Types are not allowed.');
   }
   const keep = new Set<ChecksumAlgorithm>(Object.keys(expected) as ChecksumAlgorithm[]);
   if (trailer) keep.add(trailer);
-  const sdkAlg = h.get('x-amz-sdk-checksum-algorithm') ?? h.get('x-amz-checksum-algorithm');
-  if (sdkAlg !== undefined) {
-    const a = parseAlgorithm(sdkAlg);
-    if (!a) throw new S3Error('InvalidRequest', `checksum algorithm "${sdkAlg.slice(0, 40)}" is not supported; use CRC32, CRC32C, SHA1 or SHA256`);
-    keep.add(a);
-  }
+  const sdkAlg = algorithmHeader(h, h.has('x-amz-sdk-checksum-algorithm') ? 'x-amz-sdk-checksum-algorithm' : 'x-amz-checksum-algorithm');
+  if (sdkAlg) keep.add(sdkAlg);
   if (extraKeep) keep.add(extraKeep);
   const contentMd5 = h.get('content-md5');
   if (contentMd5 !== undefined && Buffer.from(contentMd5, 'base64').length !== 16) throw new S3Error('InvalidDigest', 'The Content-MD5 you specified was invalid.');
@@ -93,12 +89,16 @@ async function run(req: IncomingMessage, plan: BodyPlan, sink: Writable, signal:
     : undefined;
   const head: Writable = decoder ?? sink;
   const fail = (e: Error): void => void head.destroy(e);
+  const cut = (): S3Error => new S3Error('IncompleteBody', 'The request body ended before Content-Length bytes arrived (the client closed the connection).');
   const onClose = (): void => {
-    if (!req.complete) fail(new S3Error('IncompleteBody', 'The request body ended before Content-Length bytes arrived (the client closed the connection).'));
+    if (!req.complete) fail(cut());
   };
+  // node:http reports a body the client cut as an 'error' ("aborted", ECONNRESET) before
+  // 'close': that is the client's IncompleteBody, not a failure of the store.
+  const onError = (e: Error): void => fail(req.complete ? e : cut());
   const onAbort = (): void => fail(new S3Error('ServiceUnavailable', 'The store is shutting down; retry against its next run.'));
   req.once('close', onClose);
-  req.once('error', fail);
+  req.once('error', onError);
   signal.addEventListener('abort', onAbort, { once: true });
   try {
     if (signal.aborted) throw new S3Error('ServiceUnavailable', 'The store is shutting down; retry against its next run.');
@@ -109,7 +109,7 @@ async function run(req: IncomingMessage, plan: BodyPlan, sink: Writable, signal:
   } finally {
     req.unpipe(head);
     req.off('close', onClose);
-    req.off('error', fail);
+    req.off('error', onError);
     signal.removeEventListener('abort', onAbort);
   }
 }

@@ -64,6 +64,7 @@ export function objectHeaders(meta: ObjectMeta, withChecksums: boolean): Outgoin
     ...meta.headers,
   };
   for (const [k, v] of Object.entries(meta.metadata)) h[`x-amz-meta-${k}`] = v;
+  if (meta.tags?.length) h['x-amz-tagging-count'] = String(meta.tags.length);
   if (withChecksums) {
     for (const [alg, v] of Object.entries(meta.checksums)) h[checksumHeader(alg as ChecksumAlgorithm)] = v;
     if (Object.keys(meta.checksums).length > 0) h['x-amz-checksum-type'] = meta.checksumType ?? 'FULL_OBJECT';

@@ -1,5 +1,5 @@
 import { MAX_PART_SIZE } from '../core/schemas/backend.js';
-import { parseAlgorithm, type ChecksumAlgorithm } from './checksums.js';
+import { algorithmHeader } from './checksums.js';
 import { quoteEtag, sendXml, storedHeaders, type Ctx } from './context.js';
 import { copyToFile } from './copyBytes.js';
 import { parseCopyRange, resolveCopySource, type CopySource } from './copySource.js';
@@ -8,6 +8,7 @@ import { isErrno, unlinkQuiet } from './fsutil.js';
 import { checksumElements, partNumberOf, uploadIdOf } from './multipartRoutes.js';
 import { writeCheck } from './preconditions.js';
 import { S3Error } from './S3Error.js';
+import { taggingDirective, taggingHeader } from './tagging.js';
 import { xmlDate, xmlDocument } from './xml.js';
 
 /**
@@ -19,7 +20,8 @@ import { xmlDate, xmlDocument } from './xml.js';
  * CopyObject hard-links the source's segment files into the new object (no byte is read or
  * written, so a copy costs the same for 1 KiB and 5 GiB and keeps the source's ETag, as Ceph RGW
  * does), committed like any object: links first, then the meta file's atomic rename. Only a copy
- * asking for a checksum the source does not have is streamed into a temp file. UploadPartCopy
+ * asking for a checksum the source does not have is streamed into a temp file. Tags follow
+ * x-amz-tagging-directive as metadata follows its directive. UploadPartCopy
  * streams the range into a temp file, which becomes the part as an uploaded body does.
  */
 
@@ -35,14 +37,6 @@ function metadataDirective(ctx: Ctx): 'COPY' | 'REPLACE' {
     });
   }
   return v;
-}
-
-function requestedChecksum(ctx: Ctx): ChecksumAlgorithm | undefined {
-  const raw = ctx.h.get('x-amz-checksum-algorithm');
-  if (raw === undefined) return undefined;
-  const alg = parseAlgorithm(raw);
-  if (!alg) throw new S3Error('InvalidRequest', `x-amz-checksum-algorithm "${raw.slice(0, 40)}" is not supported; use CRC32, CRC32C, SHA1 or SHA256`);
-  return alg;
 }
 
 function tooLarge(size: number, what: string): S3Error {
@@ -65,10 +59,12 @@ export async function copyObject(ctx: Ctx): Promise<void> {
     throw new S3Error('InvalidArgument', 'x-amz-copy-source-range applies to UploadPartCopy only; CopyObject copies the whole object (copy a range into a multipart upload part instead).', { extra: { ArgumentName: 'x-amz-copy-source-range' } });
   }
   const directive = metadataDirective(ctx);
-  const alg = requestedChecksum(ctx);
+  const alg = algorithmHeader(ctx.h, 'x-amz-checksum-algorithm');
   // REPLACE takes content type, system headers and x-amz-meta-* from this request (checked
   // before any work); COPY keeps the source's and ignores the request's.
   const replaced = directive === 'REPLACE' ? storedHeaders(ctx.h) : undefined;
+  // Tags likewise: COPY keeps the source's, REPLACE takes x-amz-tagging (none without it).
+  const replacedTags = taggingDirective(ctx.h) === 'REPLACE' ? (taggingHeader(ctx.h) ?? []) : undefined;
   const check = writeCheck(ctx.h);
   check(disk.head(bucket, key));
   const src = resolveCopySource(ctx);
@@ -80,7 +76,8 @@ export async function copyObject(ctx: Ctx): Promise<void> {
       "This copy request is illegal because it is trying to copy an object to itself without changing the object's metadata, storage class, website redirect location or encryption attributes (send x-amz-metadata-directive: REPLACE to change its metadata).",
     );
   }
-  const fields = replaced ?? { contentType: src.meta.contentType, headers: src.meta.headers, metadata: src.meta.metadata };
+  const tags = replacedTags ?? src.meta.tags ?? [];
+  const fields = { ...(replaced ?? { contentType: src.meta.contentType, headers: src.meta.headers, metadata: src.meta.metadata }), ...(tags.length ? { tags } : {}) };
   let meta: ObjectMeta;
   if (!rewrite) {
     // Pinned right after the lookup (no await in between): an overwrite or delete of the source

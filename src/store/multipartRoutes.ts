@@ -1,12 +1,15 @@
 import { MAX_PART_SIZE, MAX_PARTS } from '../core/schemas/backend.js';
 import { planBody, receiveSmall, receiveToFile } from './body.js';
-import { parseAlgorithm, type ChecksumAlgorithm } from './checksums.js';
+import type { ChecksumAlgorithm } from './checksums.js';
 import { quoteEtag, send, sendXml, storedHeaders, type Ctx } from './context.js';
 import { compareKeys, unlinkQuiet } from './fsutil.js';
+import { uploadChecksumOf, type UploadInfo } from './Multipart.js';
+import { completeBodyHeaders, completeChecksumRequest, uploadChecksum } from './multipartChecksum.js';
 import { checksumResponseHeaders } from './objectRoutes.js';
 import { writeCheck } from './preconditions.js';
 import { intParam, queryParam } from './request.js';
 import { S3Error } from './S3Error.js';
+import { taggingHeader } from './tagging.js';
 import { parseCompleteMultipart, xmlDate, xmlDocument } from './xml.js';
 
 /** The multipart family: Create, UploadPart, ListParts, ListMultipartUploads, Complete, Abort (UploadPartCopy: copyRoutes.ts). */
@@ -27,14 +30,26 @@ export function checksumElements(checksums: Partial<Record<ChecksumAlgorithm, st
   return out;
 }
 
+/** ChecksumAlgorithm and ChecksumType of an upload in ListParts and ListMultipartUploads. */
+function uploadChecksumElements(info: UploadInfo): Record<string, string> {
+  const c = uploadChecksumOf(info);
+  return c ? { ChecksumAlgorithm: c.algorithm, ChecksumType: c.type } : {};
+}
+
 export async function createMultipartUpload(ctx: Ctx): Promise<void> {
   const { disk, mp } = ctx.deps;
   disk.requireBucket(ctx.t.bucket);
-  const algHeader = ctx.h.get('x-amz-checksum-algorithm');
-  const checksumAlgorithm = algHeader === undefined ? undefined : parseAlgorithm(algHeader);
-  if (algHeader !== undefined && !checksumAlgorithm) throw new S3Error('InvalidRequest', `x-amz-checksum-algorithm "${algHeader.slice(0, 40)}" is not supported; use CRC32, CRC32C, SHA1 or SHA256`);
-  const info = await mp.create({ bucket: ctx.t.bucket, key: ctx.t.key, ...storedHeaders(ctx.h), ...(checksumAlgorithm ? { checksumAlgorithm } : {}) });
-  sendXml(ctx, 200, xmlDocument('InitiateMultipartUploadResult', { Bucket: info.bucket, Key: info.key, UploadId: info.uploadId }), checksumAlgorithm ? { 'x-amz-checksum-algorithm': checksumAlgorithm } : {});
+  const checksum = uploadChecksum(ctx.h);
+  const tags = taggingHeader(ctx.h);
+  const info = await mp.create({
+    bucket: ctx.t.bucket,
+    key: ctx.t.key,
+    ...storedHeaders(ctx.h),
+    ...(checksum ? { checksumAlgorithm: checksum.algorithm, checksumType: checksum.type } : {}),
+    ...(tags?.length ? { tags } : {}),
+  });
+  const headers = checksum ? { 'x-amz-checksum-algorithm': checksum.algorithm, 'x-amz-checksum-type': checksum.type } : {};
+  sendXml(ctx, 200, xmlDocument('InitiateMultipartUploadResult', { Bucket: info.bucket, Key: info.key, UploadId: info.uploadId }), headers);
 }
 
 /** The partNumber of UploadPart and UploadPartCopy, 1 to 10,000. */
@@ -89,7 +104,7 @@ export async function listParts(ctx: Ctx): Promise<void> {
       NextPartNumberMarker: last ?? marker,
       MaxParts: max,
       IsTruncated: r.truncated,
-      ...(r.info.checksumAlgorithm ? { ChecksumAlgorithm: r.info.checksumAlgorithm } : {}),
+      ...uploadChecksumElements(r.info),
       Part: r.parts.map((p) => ({ PartNumber: p.partNumber, LastModified: xmlDate(p.lastModified), ETag: quoteEtag(p.etag), Size: p.size, ...checksumElements(p.checksums) })),
     }),
   );
@@ -135,7 +150,7 @@ export async function listMultipartUploads(ctx: Ctx): Promise<void> {
       Delimiter: delimiter,
       MaxUploads: max,
       IsTruncated: truncated,
-      Upload: uploads.map((u) => ({ Key: u.key, UploadId: u.uploadId, Initiator: owner(ctx), Owner: owner(ctx), StorageClass: 'STANDARD', Initiated: xmlDate(u.initiated), ...(u.checksumAlgorithm ? { ChecksumAlgorithm: u.checksumAlgorithm } : {}) })),
+      Upload: uploads.map((u) => ({ Key: u.key, UploadId: u.uploadId, Initiator: owner(ctx), Owner: owner(ctx), StorageClass: 'STANDARD', Initiated: xmlDate(u.initiated), ...uploadChecksumElements(u) })),
       CommonPrefixes: prefixes.map((p) => ({ Prefix: p })),
     }),
   );
@@ -150,11 +165,13 @@ export async function completeMultipartUpload(ctx: Ctx): Promise<void> {
   const uploadId = uploadIdOf(ctx);
   mp.require(uploadId, bucket, key);
   const check = writeCheck(ctx.h);
-  const plan = planBody(ctx.h, ctx.auth.payload, COMPLETE_XML_LIMIT);
+  const checksum = completeChecksumRequest(ctx.h);
+  // x-amz-checksum-* here are the object's checksum, not the XML body's.
+  const plan = planBody(completeBodyHeaders(ctx.h), ctx.auth.payload, COMPLETE_XML_LIMIT);
   ctx.startBody();
   const { body } = await receiveSmall(ctx.req, plan, COMPLETE_XML_LIMIT, ctx.signal);
   const parts = parseCompleteMultipart(body.toString('utf8'));
-  const meta = await mp.complete(uploadId, bucket, key, parts, check);
+  const meta = await mp.complete(uploadId, bucket, key, parts, checksum, check);
   const host = ctx.h.get('host') ?? 'localhost';
   sendXml(
     ctx,

@@ -9,6 +9,7 @@ import { unlinkQuiet } from './fsutil.js';
 import { readCheck, writeCheck } from './preconditions.js';
 import { intParam, queryParam } from './request.js';
 import { S3Error } from './S3Error.js';
+import { taggingHeader } from './tagging.js';
 
 /** Object-level operations: PutObject, GetObject (ranges), HeadObject, DeleteObject (CopyObject: copyRoutes.ts). */
 
@@ -30,6 +31,7 @@ export async function putObject(ctx: Ctx): Promise<void> {
   // Fail fast before the body; the check that counts runs again under the key lock.
   check(disk.head(bucket, key));
   const stored = storedHeaders(ctx.h);
+  const tags = taggingHeader(ctx.h);
   const plan = planBody(ctx.h, ctx.auth.payload, MAX_PART_SIZE);
   ctx.startBody();
   const tmp = disk.tmpPath();
@@ -38,7 +40,7 @@ export async function putObject(ctx: Ctx): Promise<void> {
   try {
     meta = await disk.withKeyLock(bucket, key, async () => {
       check(disk.head(bucket, key));
-      return disk.commitLocked(bucket, { key, size: body.size, etag: body.md5, ...stored, checksums: body.checksums }, [{ path: tmp, size: body.size, mode: 'rename' }]);
+      return disk.commitLocked(bucket, { key, size: body.size, etag: body.md5, ...stored, checksums: body.checksums, ...(tags?.length ? { tags } : {}) }, [{ path: tmp, size: body.size, mode: 'rename' }]);
     });
   } catch (e) {
     await unlinkQuiet(tmp);

@@ -36,11 +36,14 @@ export function route(ctx: Ctx): Handler {
     validateBucketName(t.bucket);
     return buckets.getBucketVersioning;
   }
-  // Likewise an object's tags (aws s3 cp asks before a multipart copy): never any here.
-  if (method === 'GET' && t.bucket !== '' && t.key !== '' && q('tagging')) {
+  // An object's tags; a bucket's stay NotImplemented (UNSUPPORTED).
+  if (t.bucket !== '' && t.key !== '' && q('tagging')) {
     validateBucketName(t.bucket);
     validateKey(t.key);
-    return tagging.getObjectTagging;
+    if (method === 'GET') return tagging.getObjectTagging;
+    if (method === 'PUT') return tagging.putObjectTagging;
+    if (method === 'DELETE') return tagging.deleteObjectTagging;
+    throw methodNotAllowed(ctx);
   }
   const unsupported = UNSUPPORTED.find(q);
   if (unsupported) throw notImplemented(`the "${unsupported}" sub-resource`);

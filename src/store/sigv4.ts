@@ -113,6 +113,26 @@ function refuseUnsignedAmzHeaders(headers: SignedRequestView['headers'], signed:
   );
 }
 
+/**
+ * AWS's answer to a Signature Version 2 request where only SigV4 is accepted, word for word:
+ * s3cmd recognises exactly this message on a header-signed request and re-sends it with SigV4.
+ */
+const SIGV2_UNSUPPORTED = 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.';
+
+/**
+ * A request signed with Signature Version 2 (`Authorization: AWS key:sig`, or a URL with
+ * AWSAccessKeyId, Signature and Expires): refused as AWS refuses it in SigV4-only regions. A
+ * presigned URL cannot be re-signed by its client, so its answer also says how to presign with
+ * SigV4: boto3's generate_presigned_url and s3cmd signurl make SigV2 URLs by default.
+ */
+function sigV2Refused(form: 'header' | 'query'): S3Error {
+  if (form === 'header') return new S3Error('InvalidRequest', SIGV2_UNSUPPORTED);
+  return new S3Error(
+    'InvalidRequest',
+    `${SIGV2_UNSUPPORTED} This URL is presigned with AWS Signature Version 2 (AWSAccessKeyId, Signature, Expires), which this store does not accept: presign it with Signature Version 4. boto3: boto3.client('s3', config=botocore.config.Config(signature_version='s3v4')); aws cli: aws s3 presign; s3cmd signurl makes only Version 2 URLs, presign with one of those instead.`,
+  );
+}
+
 export class SigV4Verifier {
   private readonly signers = new Map<string, SignatureV4>();
 
@@ -130,6 +150,7 @@ export class SigV4Verifier {
     };
     if (authz !== undefined) return this.verifyHeader(req, authz);
     if (q('X-Amz-Algorithm') !== undefined || q('X-Amz-Signature') !== undefined) return this.verifyPresigned(req, q);
+    if (q('AWSAccessKeyId') !== undefined && q('Signature') !== undefined) throw sigV2Refused('query');
     throw new S3Error('AccessDenied', 'Access Denied: the request is not signed. Sign it with AWS Signature Version 4 (an Authorization header or a presigned URL).');
   }
 
@@ -141,7 +162,11 @@ export class SigV4Verifier {
 
   private checkScope(scope: Scope, longDate: string, code: 'AuthorizationHeaderMalformed' | 'AuthorizationQueryParametersError'): void {
     if (scope.date !== longDate.slice(0, 8)) throw new S3Error(code, `the credential date ${scope.date} is not the date of X-Amz-Date ${longDate}`);
-    if (scope.region !== this.region) throw new S3Error(code, `the region '${scope.region}' is wrong; expecting '${this.region}'`, { extra: { Region: this.region } });
+    if (scope.region !== this.region) {
+      // AWS's words (clients parse them: boto3 and s3cmd re-sign for the <Region> given), then what to do.
+      const what = code === 'AuthorizationHeaderMalformed' ? 'The authorization header is malformed' : 'Error parsing the X-Amz-Credential parameter';
+      throw new S3Error(code, `${what}; the region '${scope.region}' is wrong; expecting '${this.region}'. This store serves region ${this.region} only: configure the client with that region (AWS_REGION / region_name / --region ${this.region}).`, { extra: { Region: this.region } });
+    }
     if (scope.service !== 's3' || scope.terminator !== 'aws4_request') throw new S3Error(code, `the credential scope must end with /s3/aws4_request, not /${scope.service}/${scope.terminator}`);
   }
 
@@ -170,7 +195,7 @@ export class SigV4Verifier {
   }
 
   private async verifyHeader(req: SignedRequestView, authz: string): Promise<AuthResult> {
-    if (/^AWS /.test(authz)) throw new S3Error('InvalidRequest', 'AWS Signature Version 2 is not supported; sign requests with Signature Version 4 (AWS4-HMAC-SHA256).');
+    if (/^AWS /.test(authz)) throw sigV2Refused('header');
     const m = /^AWS4-HMAC-SHA256\s+Credential=([^,\s]+)\s*,\s*SignedHeaders=([^,\s]+)\s*,\s*Signature=([0-9a-fA-F]{64})\s*$/.exec(authz);
     const scope = m ? parseCredential(m[1]) : undefined;
     if (!m || !scope) throw new S3Error('AuthorizationHeaderMalformed', 'The authorization header is malformed; expected "AWS4-HMAC-SHA256 Credential=<key>/<date>/<region>/s3/aws4_request, SignedHeaders=<h1;h2>, Signature=<64 hex>".');

@@ -31,7 +31,7 @@ const parser = new XMLParser({
   processEntities: true,
   // Numeric character references (&#34; from Go's encoding/xml, e.g. rclone's ETags) need this.
   htmlEntities: true,
-  isArray: (name) => name === 'Part' || name === 'Object',
+  isArray: (name) => name === 'Part' || name === 'Object' || name === 'Tag',
 });
 
 function parseXml(text: string, root: string): Record<string, unknown> {
@@ -82,4 +82,22 @@ export function parseDeleteObjects(text: string): { keys: string[]; quiet: boole
   });
   if (keys.length === 0 || keys.length > 1000) throw new S3Error('MalformedXML', 'A Delete request lists 1 to 1,000 <Object> elements.');
   return { keys, quiet: String(body.Quiet ?? 'false').trim().toLowerCase() === 'true' };
+}
+
+/**
+ * The body of PutObjectTagging: `<Tagging><TagSet><Tag><Key>k</Key><Value>v</Value></Tag>...</TagSet></Tagging>`,
+ * as [key, value] pairs in document order (limits: tagging.ts).
+ */
+export function parseTagging(text: string): Array<[string, string]> {
+  const body = parseXml(text, 'Tagging');
+  if (!('TagSet' in body)) throw new S3Error('MalformedXML', 'The XML you provided was not well-formed or did not validate against our published schema: <Tagging> needs a <TagSet> (empty to remove every tag).');
+  const set = body.TagSet;
+  const tags = typeof set === 'object' && set !== null && Array.isArray((set as Record<string, unknown>).Tag) ? ((set as Record<string, unknown>).Tag as unknown[]) : [];
+  return tags.map((tag, i) => {
+    const t = (typeof tag === 'object' && tag !== null ? tag : {}) as Record<string, unknown>;
+    const key = t.Key === '' || typeof t.Key === 'string' ? t.Key : undefined;
+    const value = t.Value === '' || typeof t.Value === 'string' ? t.Value : undefined;
+    if (key === undefined || value === undefined) throw new S3Error('MalformedXML', `The XML you provided was not well-formed or did not validate against our published schema: <Tag> ${i + 1} needs a <Key> and a <Value> (which may be empty).`);
+    return [key, value];
+  });
 }

@@ -12,8 +12,11 @@ import { copyChecks } from './s3/copy.js';
 import type { GetCtx } from './s3/helpers.js';
 import { listingChecks } from './s3/listing.js';
 import { multipartChecks } from './s3/multipart.js';
+import { multipartChecksumChecks } from './s3/multipartChecksums.js';
 import { objectChecks } from './s3/objects.js';
 import { presignedChecks } from './s3/presigned.js';
+import { signatureChecks } from './s3/signatures.js';
+import { taggingChecks } from './s3/tagging.js';
 
 export { ifMatchValue, localQuirks, makeCheckContext, type CheckContext, type GetCtx, type LocalQuirks } from './s3/helpers.js';
 
@@ -26,5 +29,8 @@ export function s3Checks(getCtx: GetCtx): void {
   copyChecks(getCtx);
   presignedChecks(getCtx);
   checksumChecks(getCtx);
+  multipartChecksumChecks(getCtx);
   awsChunkedChecks(getCtx);
+  taggingChecks(getCtx);
+  signatureChecks(getCtx);
 }

@@ -167,9 +167,11 @@ describe('store: bad input is refused and leaves nothing behind', () => {
   });
 
   test('unsupported operations answer 501 NotImplemented; HEAD errors carry no body', async () => {
-    // Object tags are read as an empty set (aws s3 cp asks) but never stored: setting them is refused.
-    const putTags = await signedHead(t, { method: 'PUT', path: `/${bucket}/x`, query: { tagging: '' }, headers: { 'content-length': '0' } });
-    assertS3Error((await rawExchange(t, [putTags.head], { responses: 1 })).responses[0], 501, 'NotImplemented', 'PutObjectTagging');
+    // Object ACLs and retention are sub-resources this store does not have: refused, not mistaken for a PutObject.
+    for (const q of ['acl', 'retention']) {
+      const { head } = await signedHead(t, { method: 'PUT', path: `/${bucket}/x`, query: { [q]: '' }, headers: { 'content-length': '0' } });
+      assertS3Error((await rawExchange(t, [head], { responses: 1 })).responses[0], 501, 'NotImplemented', `PUT ?${q} on an object`);
+    }
     for (const q of ['acl', 'tagging', 'policy', 'lifecycle']) {
       const { head } = await signedHead(t, { method: 'GET', path: `/${bucket}`, query: { [q]: '' } });
       assertS3Error((await rawExchange(t, [head], { responses: 1 })).responses[0], 501, 'NotImplemented', q);

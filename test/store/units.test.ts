@@ -221,6 +221,27 @@ describe('SigV4Verifier (in process, signed by the SDK signer)', () => {
     await assert.rejects(verifier().verify({ ...view(request('k')) }), (e) => code(e) === 'AccessDenied');
   });
 
+  test('Signature Version 2 (header or presigned query) is InvalidRequest in AWS\'s words; the URL form also says how to presign with SigV4', async () => {
+    const header = view(request('k'));
+    header.headers.authorization = ['AWS AKTEST:frJIUN8DYpKDtOLCwo//yllqDzg='];
+    header.headers.date = ['Sun, 01 Jun 2025 12:00:00 GMT'];
+    await assert.rejects(verifier().verify(header), (e) => code(e) === 'InvalidRequest' && (e as Error).message === 'The authorization mechanism you have provided is not supported. Please use AWS4-HMAC-SHA256.');
+    const query = { ...view(request('k')), query: { AWSAccessKeyId: 'AKTEST', Expires: '1748779200', Signature: 'frJIUN8DYpKDtOLCwo//yllqDzg=' } };
+    await assert.rejects(
+      verifier().verify(query),
+      (e) => code(e) === 'InvalidRequest' && /^The authorization mechanism you have provided is not supported\. Please use AWS4-HMAC-SHA256\. This URL is presigned with AWS Signature Version 2.*signature_version='s3v4'/.test((e as Error).message),
+    );
+    // A stray Signature parameter without AWSAccessKeyId is just an unsigned request.
+    await assert.rejects(verifier().verify({ ...view(request('k')), query: { Signature: 'x' } }), (e) => code(e) === 'AccessDenied' && /not signed/.test((e as Error).message));
+  });
+
+  test('a signature for another region names the right one, in AWS\'s words and in <Region>', async () => {
+    const west = await new SignatureV4({ credentials: creds, region: 'eu-west-1', service: 's3', sha256: Sha256, uriEscapePath: false }).sign(request('k'), { signingDate: new Date(at) });
+    await assert.rejects(verifier().verify(view(west)), (e) => isS3Error(e, 'AuthorizationHeaderMalformed') && e.extra.Region === 'us-east-1' && /^The authorization header is malformed; the region 'eu-west-1' is wrong; expecting 'us-east-1'\. .*--region us-east-1/.test(e.message));
+    const presigned = await new SignatureV4({ credentials: creds, region: 'eu-west-1', service: 's3', sha256: Sha256, uriEscapePath: false }).presign(request('k'), { signingDate: new Date(at), expiresIn: 60 });
+    await assert.rejects(verifier().verify(view(presigned)), (e) => isS3Error(e, 'AuthorizationQueryParametersError') && e.extra.Region === 'us-east-1' && /^Error parsing the X-Amz-Credential parameter; the region 'eu-west-1' is wrong; expecting 'us-east-1'/.test(e.message));
+  });
+
   test('presigned: valid until X-Amz-Expires, then "Request has expired"; tampering and > 7 days refused', async () => {
     const p = await signerFor().presign(request('dir/file name.bin'), { signingDate: new Date(at), expiresIn: 60 });
     await verifier(at + 59_000).verify(view(p));

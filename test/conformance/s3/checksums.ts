@@ -6,7 +6,7 @@ import { crc32 } from '@aws-crypto/crc32';
 import { crc32c } from '@aws-crypto/crc32c';
 import { GetObjectCommand, PutObjectCommand, type ChecksumAlgorithm } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
-import { CHECK, expectS3Error, getBytes, newBucket, sdkDefaultClient, type GetCtx } from './helpers.js';
+import { CHECK, expectS3Error, getBytes, newBucket, recordSentHeaders, sdkDefaultClient, type CheckContext, type GetCtx } from './helpers.js';
 
 function be32(n: number): string {
   const b = Buffer.alloc(4);
@@ -22,6 +22,23 @@ export function checksumOf(alg: 'CRC32' | 'CRC32C' | 'SHA256', data: Uint8Array)
 }
 
 const ECHO = { CRC32: 'ChecksumCRC32', CRC32C: 'ChecksumCRC32C', SHA256: 'ChecksumSHA256' } as const;
+
+/**
+ * The CRC64NVME of `body` as the v3 SDK computes it (its own implementation, independent of the
+ * store's): read off the x-amz-checksum-crc64nvme header of a PutObject of `body` to `key`.
+ */
+export async function sdkCrc64nvme(ctx: CheckContext, bucket: string, key: string, body: Uint8Array): Promise<string> {
+  const client = sdkDefaultClient(ctx.target);
+  const sent = recordSentHeaders(client);
+  try {
+    await client.send(new PutObjectCommand({ Bucket: bucket, Key: key, Body: body, ChecksumAlgorithm: 'CRC64NVME' }));
+  } finally {
+    client.destroy();
+  }
+  const value = sent.last()['x-amz-checksum-crc64nvme'];
+  assert.ok(value, 'the SDK sent no x-amz-checksum-crc64nvme header for a Buffer body');
+  return value;
+}
 
 export function checksumChecks(getCtx: GetCtx): void {
   for (const alg of ['CRC32', 'CRC32C', 'SHA256'] as const) {
@@ -117,6 +134,67 @@ export function checksumChecks(getCtx: GetCtx): void {
     assert.equal(res.status, 400, `answered ${res.status}: ${text.slice(0, 300)}`);
     assert.match(text, /<Code>(BadDigest|InvalidRequest)<\/Code>/);
     await expectS3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'p' })), { codes: ['NoSuchKey'] }, 'GetObject of the refused PUT');
+  });
+
+  test('checksum: CRC64NVME in a header (SDK, Buffer body): verified, kept, echoed; GetObject with checksum mode gives it and the SDK validates the body (RGW: ignored)', CHECK, async (t) => {
+    const ctx = getCtx();
+    const bucket = await newBucket(ctx, 'ck-crc64');
+    const body = randomBytes(300 * 1024 + 5);
+    const client = sdkDefaultClient(ctx.target);
+    const sent = recordSentHeaders(client);
+    try {
+      const r = await client.send(new PutObjectCommand({ Bucket: bucket, Key: 'c', Body: body, ChecksumAlgorithm: 'CRC64NVME' }));
+      const sdkValue = sent.last()['x-amz-checksum-crc64nvme'];
+      assert.match(sdkValue ?? '', /^[A-Za-z0-9+/]{11}=$/, 'the SDK sent no CRC64NVME');
+      const got = await client.send(new GetObjectCommand({ Bucket: bucket, Key: 'c', ChecksumMode: 'ENABLED' }));
+      // The SDK (responseChecksumValidation) checks the body against the CRC64NVME it is given.
+      assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(body));
+      if (!ctx.local.validatesFlexibleChecksums) {
+        assert.equal(r.ChecksumCRC64NVME, undefined, `${ctx.target.name} now echoes CRC64NVME: revisit localQuirks.validatesFlexibleChecksums`);
+        return t.diagnostic(`${ctx.target.name} ignores CRC64NVME, as known`);
+      }
+      assert.equal(r.ChecksumCRC64NVME, sdkValue, 'PutObject echoed another CRC64NVME than the SDK computed');
+      assert.equal(got.ChecksumCRC64NVME, sdkValue, 'GetObject (checksum mode) gave another CRC64NVME');
+      assert.equal(got.ChecksumType, 'FULL_OBJECT');
+    } finally {
+      client.destroy();
+    }
+  });
+
+  test('checksum: CRC64NVME as the aws-chunked trailer of a stream body (SDK default) decodes and is kept (RGW: 411)', CHECK, async (t) => {
+    const ctx = getCtx();
+    const bucket = await newBucket(ctx, 'ck-crc64t');
+    const body = randomBytes(1024 * 1024 + 9);
+    const client = sdkDefaultClient(ctx.target);
+    const put = () => client.send(new PutObjectCommand({ Bucket: bucket, Key: 't', Body: Readable.from([body.subarray(0, 7000), body.subarray(7000)]), ContentLength: body.length, ChecksumAlgorithm: 'CRC64NVME' }));
+    try {
+      if (!ctx.local.chunkedTrailers) {
+        await expectS3Error(put(), { statuses: [411] }, 'aws-chunked PutObject with a CRC64NVME trailer');
+        return t.diagnostic(`${ctx.target.name} refuses aws-chunked trailers with 411, as known`);
+      }
+      const r = await put();
+      assert.equal(r.ChecksumCRC64NVME, await sdkCrc64nvme(ctx, bucket, 'same-as-header', body), 'the trailer\'s CRC64NVME is not the SDK\'s CRC64NVME of the body');
+    } finally {
+      client.destroy();
+    }
+    assert.ok((await getBytes(ctx, bucket, 't')).body.equals(body), 'the stored object is not the decoded body');
+  });
+
+  test('checksum: a wrong x-amz-checksum-crc64nvme fails with 400 BadDigest and stores nothing (RGW: stored)', CHECK, async (t) => {
+    const ctx = getCtx();
+    const bucket = await newBucket(ctx, 'ck-crc64bad');
+    const body = randomBytes(4096);
+    const right = await sdkCrc64nvme(ctx, bucket, 'right', body);
+    const wrong = await sdkCrc64nvme(ctx, bucket, 'other', Buffer.concat([body, Buffer.from([1])]));
+    const put = () => ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'bad', Body: body, ChecksumCRC64NVME: wrong }));
+    if (!ctx.local.validatesFlexibleChecksums) {
+      assert.equal((await put()).$metadata.httpStatusCode, 200);
+      return t.diagnostic(`${ctx.target.name} stored a body with a wrong CRC64NVME, as known`);
+    }
+    await expectS3Error(put(), { codes: ['BadDigest'], statuses: [400] }, 'PutObject with a wrong CRC64NVME');
+    await expectS3Error(ctx.s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'bad' })), { codes: ['NoSuchKey'] }, 'GetObject of the refused PUT');
+    const ok = await ctx.s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'good', Body: body, ChecksumCRC64NVME: right }));
+    assert.equal(ok.ChecksumCRC64NVME, right);
   });
 
   test('checksum: a wrong Content-MD5 fails with 400 BadDigest and stores nothing', CHECK, async () => {

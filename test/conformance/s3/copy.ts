@@ -6,7 +6,6 @@ import {
   CompleteMultipartUploadCommand,
   CopyObjectCommand,
   CreateMultipartUploadCommand,
-  GetObjectTaggingCommand,
   HeadObjectCommand,
   ListPartsCommand,
   PutObjectCommand,
@@ -200,15 +199,6 @@ export function copyChecks(getCtx: GetCtx): void {
     await expectS3Error(head(ctx, bucket, 'v2'), { statuses: [404] }, 'the refused versioned copy');
     await ctx.s3.send(new CopyObjectCommand({ Bucket: bucket, Key: 'v3', CopySource: `${copySource(bucket, 'v')}?versionId=null` }));
     assert.equal((await getBytes(ctx, bucket, 'v3')).body.toString(), 'versioned?');
-  });
-
-  test('copy: GetObjectTagging of an untagged object is an empty TagSet (aws s3 cp asks before a multipart copy)', CHECK, async () => {
-    const ctx = getCtx();
-    const bucket = await newBucket(ctx, 'tags');
-    await put(ctx, bucket, 'untagged', 'x');
-    const r = await ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'untagged' }));
-    assert.deepEqual(r.TagSet ?? [], []);
-    await expectS3Error(ctx.s3.send(new GetObjectTaggingCommand({ Bucket: bucket, Key: 'missing' })), { codes: ['NoSuchKey'], statuses: [404] }, 'GetObjectTagging of a missing key');
   });
 
   test('copy: a multipart upload made only of UploadPartCopy ranges of an existing object: part ETags are the ranges\' md5s, the object "<md5 of md5s>-3" with the same bytes', { timeout: 60_000 }, async () => {

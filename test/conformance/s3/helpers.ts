@@ -23,7 +23,9 @@ export type GetCtx = () => CheckContext;
  * deviation exactly, so a change in either direction is noticed.
  */
 export interface LocalQuirks {
-  /** Rejects a body whose x-amz-checksum-<alg> header does not match with 400 BadDigest.
+  /** Rejects a body whose x-amz-checksum-<alg> header does not match with 400 BadDigest, keeps
+   *  and echoes the checksums (CRC64NVME too), and makes multipart checksums of the type asked
+   *  for (x-amz-checksum-type COMPOSITE / FULL_OBJECT, refusing the combinations AWS refuses).
    *  RGW 16 predates flexible checksums: it accepts and ignores every x-amz-checksum-* header. */
   validatesFlexibleChecksums: boolean;
   /** Accepts aws-chunked stream bodies with a trailing x-amz-checksum-* (the SDK default for
@@ -50,13 +52,63 @@ export interface LocalQuirks {
    *  plain UploadPart / PutObject of the empty body, and answers 200. Presign copies with those
    *  headers unhoisted (signed as headers) and send them. */
   copySourceFromQuery: boolean;
+  /** Error code for an x-amz-tagging header beyond S3's limits (11 tags, a 257-character value).
+   *  AWS: InvalidTag, as for the XML of PutObjectTagging; RGW 16: InvalidArgument. */
+  headerTagLimitCode: 'InvalidTag' | 'InvalidArgument';
+  /** Refuses a tag key given twice (PutObjectTagging: InvalidTag; x-amz-tagging: InvalidArgument)
+   *  and an x-amz-tagging that is not valid percent-encoding. RGW 16 accepts all three. */
+  strictTagSets: boolean;
+  /** Honours CopyObject's x-amz-tagging-directive (REPLACE takes x-amz-tagging; an unknown value
+   *  is InvalidArgument). RGW 16 ignores it: a copy always keeps the source's tags. */
+  copyTaggingDirective: boolean;
+  /** Gives the completed object the x-amz-tagging of CreateMultipartUpload. RGW 16 drops it:
+   *  tag a multipart object with PutObjectTagging after completion. */
+  multipartTagging: boolean;
+  /** Refuses a SigV4 signature made for another region (400 AuthorizationHeaderMalformed /
+   *  AuthorizationQueryParametersError naming the right one in <Region>, as AWS). RGW 16 accepts
+   *  any region in the credential scope. */
+  enforcesRegion: boolean;
+  /** Accepts AWS Signature Version 2 (what boto3's generate_presigned_url and s3cmd signurl make
+   *  by default). RGW 16 does; AWS only in regions from before 2014; the embedded store refuses it
+   *  (400 InvalidRequest saying how to presign with SigV4). */
+  acceptsSigV2: boolean;
 }
 
 export function localQuirks(target: S3Target): LocalQuirks {
   if (target.name === 'rgw') {
-    return { validatesFlexibleChecksums: false, chunkedTrailers: false, checksPartOrder: false, listPartsGoneCode: 'NoSuchKey', completeGoneCode: 'InternalError', copyResultEtagUnquoted: true, copySourceConditions: false, copySourceFromQuery: false };
+    return {
+      validatesFlexibleChecksums: false,
+      chunkedTrailers: false,
+      checksPartOrder: false,
+      listPartsGoneCode: 'NoSuchKey',
+      completeGoneCode: 'InternalError',
+      copyResultEtagUnquoted: true,
+      copySourceConditions: false,
+      copySourceFromQuery: false,
+      headerTagLimitCode: 'InvalidArgument',
+      strictTagSets: false,
+      copyTaggingDirective: false,
+      multipartTagging: false,
+      enforcesRegion: false,
+      acceptsSigV2: true,
+    };
   }
-  return { validatesFlexibleChecksums: true, chunkedTrailers: true, checksPartOrder: true, listPartsGoneCode: 'NoSuchUpload', completeGoneCode: 'NoSuchUpload', copyResultEtagUnquoted: false, copySourceConditions: true, copySourceFromQuery: true };
+  return {
+    validatesFlexibleChecksums: true,
+    chunkedTrailers: true,
+    checksPartOrder: true,
+    listPartsGoneCode: 'NoSuchUpload',
+    completeGoneCode: 'NoSuchUpload',
+    copyResultEtagUnquoted: false,
+    copySourceConditions: true,
+    copySourceFromQuery: true,
+    headerTagLimitCode: 'InvalidTag',
+    strictTagSets: true,
+    copyTaggingDirective: true,
+    multipartTagging: true,
+    enforcesRegion: true,
+    acceptsSigV2: false,
+  };
 }
 
 export function makeCheckContext(target: S3Target): CheckContext {
@@ -86,6 +138,22 @@ export function sdkDefaultClient(target: S3Target): S3Client {
     responseChecksumValidation: 'WHEN_SUPPORTED',
     maxAttempts: 1,
   });
+}
+
+/**
+ * Records the headers of every request `client` sends, as they go on the wire (after the SDK's
+ * flexible-checksums middleware): how a check learns the checksum the SDK itself computed.
+ */
+export function recordSentHeaders(client: S3Client): { last(): Record<string, string> } {
+  let last: Record<string, string> = {};
+  client.middlewareStack.add(
+    (next) => async (args) => {
+      last = { ...((args.request as { headers?: Record<string, string> }).headers ?? {}) };
+      return next(args);
+    },
+    { step: 'finalizeRequest', name: 'recordSentHeaders' },
+  );
+  return { last: () => last };
 }
 
 /**
