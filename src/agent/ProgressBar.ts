@@ -1,17 +1,9 @@
+import { bytes } from '../core/bytes.js';
+
 /**
  * The upload progress line on stderr: a bar with percent, rate and ETA, redrawn in place on a
  * TTY (at most 10 times a second); a plain line per second otherwise (logs, CI).
  */
-export function formatBytes(n: number): string {
-  const units = ['B', 'KiB', 'MiB', 'GiB', 'TiB'];
-  let i = 0;
-  while (n >= 1024 && i < units.length - 1) {
-    n /= 1024;
-    i++;
-  }
-  return `${n.toFixed(i === 0 ? 0 : 1)} ${units[i]}`;
-}
-
 export function formatEta(s: number | undefined): string {
   if (s === undefined || !Number.isFinite(s)) return '--:--';
   const t = Math.max(0, Math.round(s));
@@ -41,8 +33,8 @@ export class ProgressBar {
     this.last = t;
     const frac = p.total > 0 ? Math.min(1, p.bytesDone / p.total) : 1;
     const pct = `${(frac * 100).toFixed(1).padStart(5)}%`;
-    const rate = p.rateBps !== undefined ? `${formatBytes(p.rateBps)}/s` : '-';
-    const text = `${pct} ${formatBytes(p.bytesDone)} / ${formatBytes(p.total)}  ${rate}  ETA ${formatEta(p.etaS)}  ${p.state}`;
+    const rate = p.rateBps !== undefined ? `${bytes(p.rateBps)}/s` : '-';
+    const text = `${pct} ${bytes(p.bytesDone)} / ${bytes(p.total)}  ${rate}  ETA ${formatEta(p.etaS)}  ${p.state}`;
     if (this.tty) {
       const width = 24;
       const filled = Math.round(frac * width);
@@ -51,6 +43,12 @@ export class ProgressBar {
     } else {
       this.out.write(`${this.label}: ${text}\n`);
     }
+  }
+
+  /** A line of its own between redraws (the bar is drawn again at the next update). */
+  note(line: string): void {
+    this.done();
+    this.out.write(`${line}\n`);
   }
 
   /** Ends the in-place line (before other output). */

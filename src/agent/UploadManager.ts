@@ -246,6 +246,11 @@ export class UploadManager {
               await ledger.flush();
             },
             onPartDone: (part) => ledger.addPart(f, part),
+            onReconciled: (r) => {
+              const was = run.resumed ?? { parts_reused: 0, part_count: 0, bytes_reused: 0 };
+              run.resumed = { parts_reused: was.parts_reused + r.partsReused, part_count: was.part_count + r.partCount, bytes_reused: was.bytes_reused + r.bytesReused };
+              this.emit({ type: 'progress', upload: this.view(u) });
+            },
             onProgress: (pr) => {
               run.progress = pr;
               this.emit({ type: 'progress', upload: this.view(u) });

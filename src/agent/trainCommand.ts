@@ -1,3 +1,4 @@
+import { bytes } from '../core/bytes.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -161,7 +162,7 @@ class TrainView {
 
   upload(u: UploadView): void {
     const pct = u.size > 0 ? Math.floor((100 * u.bytes_done) / u.size) : 100;
-    const line = `uploading dataset: ${pct}% of ${(u.size / 1048576).toFixed(1)} MiB${u.rate_bps ? ` at ${(u.rate_bps / 1048576).toFixed(1)} MiB/s` : ''} (${u.state})`;
+    const line = `uploading dataset: ${pct}% of ${bytes(u.size)}${u.rate_bps ? ` at ${bytes(u.rate_bps)}/s` : ''} (${u.state})`;
     if (this.tty) this.redraw([line]);
     else if (u.state === 'completed' || u.state === 'failed') this.out.write(line + '\n');
   }

@@ -1,6 +1,7 @@
 import { basename, resolve } from 'node:path';
 import { loadConfig } from '../core/config.js';
 import { AppError } from '../core/errors.js';
+import { bytes } from '../core/bytes.js';
 import { createLogger, setLogLevel, type LogLevel } from '../core/log.js';
 import { uploadClientSchema } from './config.js';
 import { resolveDataset } from './datasets.js';
@@ -41,7 +42,7 @@ export async function runUpload(path: string, flags: Record<string, unknown>): P
     if (old && sameFiles) {
       id = old.id;
       const v = uploads.get(id);
-      process.stderr.write(`resuming upload ${id} of ${abs} (${v.bytes_done} of ${v.size} bytes recorded as sent)\n`);
+      process.stderr.write(`resuming upload ${id} of ${abs} (${bytes(v.size)}): asking the server what it already has\n`);
       if (old.state === 'failed' || old.state === 'paused') await ledger.update(id, (u) => ((u.state = 'queued'), (u.error = undefined)));
     } else {
       if (old) await uploads.remove(old.id);
@@ -52,8 +53,14 @@ export async function runUpload(path: string, flags: Record<string, unknown>): P
     if (start.slp) process.stderr.write(`${describeSlp(start.slp)}\n`);
     for (const w of start.warnings) process.stderr.write(`warning: ${w}\n`);
     const bar = new ProgressBar(process.stderr, basename(abs));
+    let toldResumed = false;
     const off = uploads.onDidChange((e) => {
       if (e.upload.id !== id) return;
+      const r = e.upload.resumed;
+      if (r && !toldResumed) {
+        toldResumed = true;
+        bar.note(`resuming: ${r.parts_reused} of ${r.part_count} parts, ${bytes(r.bytes_reused)}, already on the server`);
+      }
       bar.update({ bytesDone: e.upload.bytes_done, total: e.upload.size, rateBps: e.upload.rate_bps, etaS: e.upload.eta_s, state: e.upload.state }, e.type === 'state');
     });
     const v = await uploads.launch(id);
@@ -66,7 +73,7 @@ export async function runUpload(path: string, flags: Record<string, unknown>): P
     }
     await uploads.close();
     if (json) process.stdout.write(JSON.stringify({ upload_id: v.id, key: v.key, bucket: v.bucket, size: v.size, sha256: v.sha256 }) + '\n');
-    else process.stderr.write(`uploaded ${abs} (${v.size} bytes) to ${v.s3_path}\n`);
+    else process.stderr.write(`uploaded ${abs} (${bytes(v.size)}) to ${v.s3_path}\n`);
   } finally {
     process.off('SIGINT', onSignal);
     process.off('SIGTERM', onSignal);

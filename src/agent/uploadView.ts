@@ -48,6 +48,8 @@ export interface RunProgress {
   progress?: TransferProgress;
   /** Bytes of files finished in this dataset. */
   doneBytes: number;
+  /** What resumed files found on the server and kept (summed over the dataset's files). */
+  resumed?: { parts_reused: number; part_count: number; bytes_reused: number };
 }
 
 /** The API's view of an upload (core/schemas/agent.ts uploadView). */
@@ -70,6 +72,7 @@ export function uploadView(u: UploadRecord, run: RunProgress | undefined): Uploa
     ...(u.error ? { error: u.error } : {}),
     warnings: [...u.warnings],
     ...(u.slp ? { slp: u.slp } : {}),
+    ...(run?.resumed ? { resumed: { ...run.resumed } } : {}),
   };
 }
 

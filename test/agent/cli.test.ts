@@ -240,7 +240,10 @@ describe('sleap-rtc upload (CLI, embedded store)', () => {
     const first = env.proxy.requests.length;
     const r = await runCli(['upload', file, '--data', dataDir, '--json'], env.env);
     assert.equal(r.code, 0, r.stderr);
-    assert.match(r.stderr, /resuming upload/);
+    assert.match(r.stderr, /resuming upload \S+ of \S+ \(48\.0 MiB\): asking the server what it already has/);
+    const told = /resuming: (\d+) of (\d+) parts, [\d.]+ (KiB|MiB), already on the server/.exec(r.stderr);
+    assert.ok(told, `the resume says what the server already had: ${r.stderr}`);
+    assert.ok(Number(told[1]) >= recorded.length && Number(told[1]) > 0 && Number(told[1]) < Number(told[2]), `parts kept (${told[1]} of ${told[2]}) include the ${recorded.length} recorded`);
     const sentAgain = env.proxy.requests.slice(first).filter((q) => q.method === 'PUT' && q.partNumber !== undefined && recorded.includes(q.partNumber));
     assert.deepEqual(sentAgain.map((q) => q.partNumber), [], 'parts recorded at Ctrl-C were not sent again');
     const { createHash } = await import('node:crypto');

@@ -48,6 +48,8 @@ export const uploadView = z.object({
   sha256: z.string().optional(),
   error: z.object({ code: z.string(), message: z.string() }).optional(),
   warnings: z.array(z.string()).default([]),
+  /** A resumed upload: what the server already held and was kept (after comparing it with the file). */
+  resumed: z.object({ parts_reused: z.number().int(), part_count: z.number().int(), bytes_reused: z.number().int() }).optional(),
   /** The dataset's labels file, read when the upload was added (a folder's first; the others' warnings are in `warnings`). */
   slp: slpSummaryView.optional(),
 });

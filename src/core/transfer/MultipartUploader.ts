@@ -32,9 +32,17 @@ export interface MultipartUploaderOptions {
   onPartDone?: (part: DonePart) => void | Promise<void>;
   onProgress?: (p: TransferProgress) => void;
   onStateChange?: (s: UploaderState) => void;
+  /** Resume: what S3 already holds and is kept, once reconcile has compared it with the file. */
+  onReconciled?: (r: ReconcileResult) => void;
   progressIntervalMs?: number;
   log?: Logger;
   random?: () => number;
+}
+
+export interface ReconcileResult {
+  partsReused: number;
+  partCount: number;
+  bytesReused: number;
 }
 
 export interface UploadResult extends CompletedUpload {
@@ -283,6 +291,9 @@ export class MultipartUploader {
     for (const n of local.keys()) if (!seen.has(n)) resend.missing.push(n);
     this.log.info('resume reconciled with ListParts', { parts: s.partCount, on_s3: remote.length, reused: this.done.size, checked_by_md5: byMd5.length, resend_size: resend.size, resend_etag: resend.etag, resend_checksum: resend.checksum, resend_missing: resend.missing });
     this.meter.update(this.queue.bytesDone, this.queue.bytesMoved, true);
+    let bytesReused = 0;
+    for (const p of this.done.values()) bytesReused += p.size;
+    this.o.onReconciled?.({ partsReused: this.done.size, partCount: s.partCount, bytesReused });
     return this.done.size;
   }
 

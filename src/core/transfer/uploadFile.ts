@@ -36,7 +36,7 @@ export interface S3UploadTarget {
   metadata?: Record<string, string>;
 }
 
-export interface PrepareUploadOptions extends Pick<MultipartUploaderOptions, 'concurrency' | 'stallTimeoutMs' | 'retry' | 'onPartDone' | 'onProgress' | 'onStateChange' | 'progressIntervalMs' | 'random'> {
+export interface PrepareUploadOptions extends Pick<MultipartUploaderOptions, 'concurrency' | 'stallTimeoutMs' | 'retry' | 'onPartDone' | 'onProgress' | 'onStateChange' | 'onReconciled' | 'progressIntervalMs' | 'random'> {
   path: string;
   target: PresignedUploadTarget | S3UploadTarget;
   /** Requested part size; raised to at least 5 MiB and until the file fits in 10,000 parts. Default 8 MiB. */
@@ -130,6 +130,7 @@ export async function prepareUpload(o: PrepareUploadOptions, opts: { signal?: Ab
       retry: o.retry,
       doneParts: o.resume?.doneParts,
       onPartDone: o.onPartDone,
+      onReconciled: o.onReconciled,
       onProgress: o.onProgress,
       onStateChange: o.onStateChange,
       progressIntervalMs: o.progressIntervalMs,
