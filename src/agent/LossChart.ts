@@ -23,6 +23,9 @@ const fmt = (v: number): string => (Math.abs(v) >= 1000 || (Math.abs(v) < 0.001 
  * meet), y axis labelled with the range, x axis with the first and last epoch. A log scale is
  * used when the losses span more than two decades (they usually fall that fast early on).
  */
+/** The most decades the terminal chart's log axis spans (ten rows cannot show more). */
+const MAX_DECADES = 4;
+
 export function renderLossChart(points: readonly LossPoint[], opts: ChartOptions = {}): string[] {
   const width = Math.max(10, opts.width ?? 60);
   const height = Math.max(3, opts.height ?? 10);
@@ -32,6 +35,15 @@ export function renderLossChart(points: readonly LossPoint[], opts: ChartOptions
   let lo = Math.min(...values);
   let hi = Math.max(...values);
   const log = lo > 0 && hi / lo > 100;
+  if (log) {
+    // The useful decades only: a loss that reaches ~0 (6.9e-33 on a one-frame dataset) stretched
+    // the axis over 30 decades and drew every other curve flat. At most MAX_DECADES below the
+    // top, and no lower than a decade under the validation loss when there is one; what falls
+    // below is drawn on the bottom row.
+    const vals = pts.map((p) => p.val).filter(isFiniteNum);
+    const valFloor = vals.length ? Math.min(...vals) / 10 : 0;
+    lo = Math.max(lo, hi / 10 ** MAX_DECADES, valFloor);
+  }
   const tf = (v: number): number => (log ? Math.log10(v) : v);
   let tlo = tf(lo);
   let thi = tf(hi);
@@ -42,7 +54,7 @@ export function renderLossChart(points: readonly LossPoint[], opts: ChartOptions
   }
   const buckets = bucketize(pts, width);
   const grid = Array.from({ length: height }, () => Array<string>(buckets.length).fill(' '));
-  const row = (v: number): number => height - 1 - Math.round(((tf(v) - tlo) / (thi - tlo)) * (height - 1));
+  const row = (v: number): number => height - 1 - Math.min(height - 1, Math.max(0, Math.round(((tf(v) - tlo) / (thi - tlo)) * (height - 1))));
   buckets.forEach((b, x) => {
     if (isFiniteNum(b.train)) grid[row(b.train)][x] = TRAIN;
     if (isFiniteNum(b.val)) {

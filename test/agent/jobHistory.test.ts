@@ -55,6 +55,17 @@ test('the loss chart plots train (*) and val (o), labels the range and the epoch
   assert.deepEqual(renderLossChart([]), ['(no losses yet)']);
 });
 
+test('a loss that goes to ~0 keeps the log axis to the useful decades: the validation curve is not drawn flat', () => {
+  // The case seen: a one-frame dataset, train loss down to 6.9e-33, validation near 0.01-0.1.
+  const pts = Array.from({ length: 40 }, (_, i) => ({ epoch: i, train: 0.099 * 10 ** (-i * 0.8), val: 0.099 - i * 0.002 }));
+  const lines = renderLossChart(pts, { width: 40, height: 10 });
+  const bottom = Number(lines[9].split('|')[0].trim());
+  assert.ok(bottom >= 0.099e-4 && bottom <= 0.0022, `the axis ends within 4 decades of the top and a decade under val (${bottom}), not at 6.9e-33`);
+  const valRows = new Set(lines.slice(0, 10).flatMap((l, r) => (l.includes('o') || l.includes('@') ? [r] : [])));
+  assert.ok(valRows.size >= 3, `the validation curve spans rows (${[...valRows].join(',')}), it is not flat`);
+  assert.ok(lines[9].includes('*'), 'train losses below the range sit on the bottom row');
+});
+
 test('losses are read under sleap-nn names or the short ones', () => {
   assert.deepEqual(lossesOf({ 'train/loss': 1, 'val/loss': 2 }), { train: 1, val: 2 });
   assert.deepEqual(lossesOf({ train_loss: 3, val_loss: 4 }), { train: 3, val: 4 });
