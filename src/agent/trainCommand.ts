@@ -1,4 +1,5 @@
 import { bytes } from '../core/bytes.js';
+import { earlyStopNote } from '../core/jobs/earlyStop.js';
 import { readFile } from 'node:fs/promises';
 import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
@@ -140,6 +141,8 @@ export async function runTrain(dataset: string, flags: Record<string, unknown>):
   view.finish();
   if (json) process.stdout.write(JSON.stringify({ job_id: final.id, status: final.status, model_id: final.model?.model_id, s3_path: final.model?.s3_path, metrics: final.model?.metrics, error: final.error }) + '\n');
   if (final.model) {
+    const note = final.status === 'completed' ? view.earlyStop(config) : undefined;
+    if (note) out.write(`${note}\n`);
     out.write(`${final.status === 'stopped' ? 'stopped early; ' : ''}model ${final.model.model_id} at ${final.model.s3_path}\n`);
     process.exitCode = 0;
   } else {
@@ -183,6 +186,13 @@ class TrainView {
 
   finish(): void {
     if (this.tty) this.draw(true);
+  }
+
+  /** The trainer's early stopping, when it ended the run before max_epochs (core/jobs/earlyStop.ts). */
+  earlyStop(config: Record<string, unknown>): string | undefined {
+    const last = this.points.at(-1);
+    if (!last) return undefined;
+    return earlyStopNote(config as { trainer_config?: Record<string, unknown> }, last.epoch + 1, this.points.some((p) => p.val !== undefined) ? 'val/loss' : 'train/loss');
   }
 
   private draw(force: boolean): void {

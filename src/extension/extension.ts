@@ -10,6 +10,7 @@ import { registerModelCommands } from './commands/models.js';
 import { registerSubmitCommands } from './commands/submit.js';
 import { registerUploadCommands } from './commands/uploads.js';
 import { baseName } from './format.js';
+import { earlyStopNote } from '../core/jobs/earlyStop.js';
 import { startLocalStack } from './LocalStack.js';
 import { MonitorPanels } from './monitor/MonitorPanels.js';
 import type { Services } from './Services.js';
@@ -169,7 +170,9 @@ async function notifyFinished(e: JobEntry): Promise<void> {
   }
   const model = job.model ? ` Model ${job.model.model_id}.` : '';
   const actions = job.model ? ['Open Monitor', 'Download Model'] : ['Open Monitor'];
-  const a = await vscode.window.showInformationMessage(`SLEAP RTC: training on ${name} ${job.status}.${model}`, ...actions);
+  const p = e.progress;
+  const early = job.status === 'completed' && p.epoch !== undefined ? earlyStopNote(job.config, p.epoch + 1, p.valLoss !== undefined ? 'val/loss' : 'train/loss') : undefined;
+  const a = await vscode.window.showInformationMessage(`SLEAP RTC: training on ${name} ${job.status}${early ? ` (${early})` : ''}.${model}`, ...actions);
   if (a === 'Open Monitor') await vscode.commands.executeCommand('sleapRtc.openMonitor', job.id);
   if (a === 'Download Model' && job.model) await vscode.commands.executeCommand('sleapRtc.downloadModel', job.model.model_id);
 }

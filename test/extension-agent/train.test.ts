@@ -56,4 +56,16 @@ describe('sleap-rtc train and download find the agent by its connection file', (
     const models = await client.call<{ models: Array<{ id: string }> }>('GET', '/api/models');
     assert.ok(models.models.some((x) => x.id === m[1]), 'the model is in the room');
   });
+
+  test('train with early stopping says why it ended before max_epochs', { timeout: 120_000 }, async () => {
+    const dataset = join(dir, 'early.pkg.slp');
+    await writeSyntheticSlp(dataset, { frames: 12, instancesPerFrame: 1, nodes: 3, embedded: true });
+    const cfg = join(dir, 'early.yaml');
+    // min_delta far above any epoch's gain: no epoch after the first counts as better.
+    await writeFile(cfg, 'trainer: builtin\ntrainer_config:\n  max_epochs: 50\n  min_train_steps_per_epoch: 5\n  early_stopping:\n    stop_training_on_plateau: true\n    patience: 2\n    min_delta: 100\n');
+    const r = await runBundled(['train', dataset, '--config', cfg, '--data', data], cleanEnv());
+    assert.equal(r.code, 0, `stdout:\n${r.stdout}\nstderr:\n${r.stderr}`);
+    assert.match(r.stdout, /^stopped early at epoch 3 of 50: (val|train)\/loss did not improve by more than 100 for 2 epochs$/m, r.stdout);
+    assert.match(r.stdout, /^model \S+ at s3:\/\/\S+$/m);
+  });
 });
