@@ -63,7 +63,7 @@ commonOptions(
   program
     .command('stack')
     .description('run the whole system on this machine: embedded store, server, a builtin-trainer worker and the agent on 127.0.0.1, one data folder; writes <data>/stack.json')
-    .option('--data <dir>', 'data folder (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
+    .option('--data <dir>', 'data folder (default $SLEAP_RTC_DATA, else ~/.local/share/sleap-rtc on Linux, ~/Library/Application Support/sleap-rtc on macOS, %LOCALAPPDATA%\\sleap-rtc on Windows)')
     .option('--store-port <n>', 'store port; 0 picks a free one (default 9000)')
     .option('--server-port <n>', 'server port; 0 picks a free one (default 8080)')
     .option('--agent-port <n>', 'agent port; 0 picks a free one (default 8765)')
@@ -86,7 +86,7 @@ const lockExit = (e: unknown): never => {
 
 const uploadClientOptions = (cmd: Command): Command =>
   cmd
-    .option('--data <dir>', 'data folder; the ledger and lock live in <data>/agent (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
+    .option('--data <dir>', 'data folder; the ledger and lock live in <data>/agent (default $SLEAP_RTC_DATA, else ~/.local/share/sleap-rtc on Linux, ~/Library/Application Support/sleap-rtc on macOS, %LOCALAPPDATA%\\sleap-rtc on Windows)')
     .option('--server <url>', 'backend URL, e.g. http://127.0.0.1:8080 (or SLEAP_RTC_SERVER)')
     .option('--room-token <token>', 'room token (better: env SLEAP_RTC_ROOM_TOKEN)')
     .option('--stack-secrets <file>', "the stack's stack-secrets.json, to take the room token from")
@@ -128,7 +128,7 @@ commonOptions(
 const agentClientOptions = (cmd: Command, jsonOut: string): Command =>
   cmd
     .option('--agent <url>', "the local agent (default: the data folder's running agent, from <data>/agent/agent.json)")
-    .option('--data <dir>', 'data folder whose agent is used (default $SLEAP_RTC_DATA or ~/.local/share/sleap-rtc)')
+    .option('--data <dir>', 'data folder whose agent is used (default $SLEAP_RTC_DATA, else ~/.local/share/sleap-rtc on Linux, ~/Library/Application Support/sleap-rtc on macOS, %LOCALAPPDATA%\\sleap-rtc on Windows)')
     .option('--json', `print one JSON object ${jsonOut} on stdout at the end`)
     .addOption(new Option('--log-level <level>', 'log level').choices(['debug', 'info', 'warn', 'error']));
 

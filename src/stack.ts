@@ -5,6 +5,7 @@ import { z } from 'zod';
 import { loadCommandConfig, portSchema } from './core/config.js';
 import { createLogger } from './core/log.js';
 import { dataHome } from './core/paths.js';
+import { warnIfDataFolderExposed } from './core/dataPrivacy.js';
 import { runUntilSignal, type Service } from './core/service.js';
 import { readStackSecrets, type StackSecrets } from './core/stackSecrets.js';
 import { removeStackInfo, writeStackInfo } from './core/stackInfo.js';
@@ -36,7 +37,7 @@ export const stackConfigSchema = z.object({
 });
 
 
-/** Reads the stack's secrets, creating them on first use (atomically, readable only by the owner). */
+/** Reads the stack's secrets, creating them on first use (atomically, readable only by the owner: mode 0600, on Windows the profile folder's ACL, see core/dataPrivacy.ts). */
 export function stackSecrets(dir: string, room: string): { file: string; secrets: StackSecrets } {
   const file = join(dir, 'stack-secrets.json');
   try {
@@ -56,6 +57,7 @@ export async function runStack(flags: Record<string, unknown>): Promise<void> {
   const cfg = loadCommandConfig(stackConfigSchema, flags);
   const dir = dataHome(cfg.data, process.env);
   const log = createLogger('stack', { data: dir });
+  warnIfDataFolderExposed(dir, log);
   const { file, secrets } = stackSecrets(dir, cfg.room);
 
   const parts: Service[] = [];

@@ -8,6 +8,7 @@ import express from 'express';
 import { loadCommandConfig } from '../core/config.js';
 import { createLogger, type Logger } from '../core/log.js';
 import { dataHome } from '../core/paths.js';
+import { warnIfDataFolderExposed } from '../core/dataPrivacy.js';
 import { runUntilSignal } from '../core/service.js';
 import { BackendClient } from '../core/transfer/BackendClient.js';
 import { agentConfigSchema, resolveRoom, resolveRoomToken, type AgentConfig } from './config.js';
@@ -39,9 +40,10 @@ export interface RunningAgent {
 }
 
 /**
- * `<data>/agent/token`: made once (0600), then reused so that clients keep working across
- * restarts. Written with tmp + rename (the agent holds the data folder's lock), and made anew if
- * it is empty or cut short, which would otherwise lock every client out.
+ * `<data>/agent/token`: made once (0600; on Windows private by the profile folder's ACL, see
+ * core/dataPrivacy.ts), then reused so that clients keep working across restarts. Written with
+ * tmp + rename (the agent holds the data folder's lock), and made anew if it is empty or cut
+ * short, which would otherwise lock every client out.
  */
 export function agentToken(dir: string): { token: string; file: string } {
   const file = join(dir, 'token');
@@ -63,6 +65,7 @@ export async function openUploads(cfg: Pick<AgentConfig, 'server' | 'roomToken' 
   const roomToken = resolveRoomToken(cfg);
   const dir = join(cfg.data, 'agent');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
+  warnIfDataFolderExposed(cfg.data, log);
   const lock = acquireLock(join(dir, 'agent.lock'), what);
   try {
     const ledger = await Ledger.open(join(dir, 'ledger.json'));

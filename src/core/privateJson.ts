@@ -8,7 +8,8 @@ import { processAlive } from './processAlive.js';
 /**
  * Small JSON files that say which process serves what (`<data>/agent/agent.json`,
  * `<data>/stack.json`). Written to a temp file and renamed over, so a reader sees the old file
- * or the new one, never half of one; mode 0600 (the agent's file carries its token).
+ * or the new one, never half of one; mode 0600 (the agent's file carries its token). Windows
+ * ignores the mode: there the file is private through the data folder's ACL (core/dataPrivacy.ts).
  */
 export function writePrivateJson(file: string, value: unknown): void {
   mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
@@ -50,7 +51,8 @@ export function removeIfOwned(file: string, pid = process.pid): boolean {
  * - not valid for `schema` -> AppError config_invalid (maybe another version's file: we cannot
  *   tell whether it is safe to replace, so the user is asked);
  * - with `private`, a file that is not the user's own or that others may read (its token would
- *   let them use the agent) -> AppError forbidden. Skipped on Windows, where mode bits mean little.
+ *   let them use the agent) -> AppError forbidden. Skipped on Windows, where uid and mode bits mean
+ *   nothing: the profile folder's ACL keeps the file private there (core/dataPrivacy.ts).
  */
 export function readLiveJson<T extends { pid: number }>(file: string, schema: z.ZodType<T>, o: { what: string; private: boolean; alive?: (pid: number) => boolean }): T | undefined {
   const alive = o.alive ?? processAlive;

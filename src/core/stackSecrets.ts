@@ -3,7 +3,7 @@ import { z } from 'zod';
 import { AppError } from './errors.js';
 
 /**
- * `<data>/stack-secrets.json`, written once (mode 0600) by `sleap-rtc stack`: the store's keys and
+ * `<data>/stack-secrets.json`, written once (mode 0600; on Windows private by the profile folder's ACL, core/dataPrivacy.ts) by `sleap-rtc stack`: the store's keys and
  * the room and its token. Workers and agents on the same machine read it with --stack-secrets.
  */
 export const stackSecretsSchema = z.object({

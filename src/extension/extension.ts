@@ -190,7 +190,7 @@ async function runLocalStack(s: Services, link: AgentLink, context: vscode.Exten
   const conn = readAgentConnection(dir);
   if (conn) {
     s.log.info(`stopping the agent (pid ${conn.pid}) so that the local stack can run its own`);
-    await AgentProcess.stop(conn.pid);
+    await AgentProcess.stop(conn.pid, { dataDir: dir });
   }
   return vscode.window.withProgress({ location: vscode.ProgressLocation.Notification, title: 'Starting the local stack (store, server, worker, agent)…' }, async () => {
     const pid = await startLocalStack({ nodePath: process.execPath, cliPath: context.asAbsolutePath('dist/bundled/sleap-rtc.mjs'), dataFolder: dir }, () => waitUntil(() => readStackInfo(dir) !== undefined && readAgentConnection(dir) !== undefined, 60_000, 'the local stack did not get ready'));

@@ -86,6 +86,21 @@ describe('the agent connection file and /health (real agent processes)', () => {
     agent.dispose();
   });
 
+  test('on Windows (platform injected) stop ends the agent at once, as TerminateProcess does, and removes the connection file it leaves behind', { timeout: 60_000 }, async () => {
+    const data = join(dir, 'win-stop');
+    const agent = await startAgent(data);
+    const file = agentConnectionFile(data);
+    let exit: unknown;
+    agent.onDidExit((e) => (exit = e));
+    // A grace period longer than the test: waiting for a clean exit that cannot come on Windows would time it out.
+    assert.equal(await AgentProcess.stop(agent.pid, { platform: 'win32', graceMs: 600_000, dataDir: data }), 'killed');
+    await waitFor(async () => exit, 'onDidExit');
+    assert.deepEqual(exit, { code: null, signal: 'SIGKILL' }, 'no SIGTERM first: Windows has none to send');
+    assert.equal(existsSync(file), false, 'the file that named the killed pid is removed');
+    assert.equal(await AgentProcess.stop(agent.pid, { platform: 'win32', dataDir: data }), 'not_running');
+    agent.dispose();
+  });
+
   test('a stale file (dead pid) is ignored and replaced by the next agent; a live one that others may read, or malformed, is an error; none: fromConnection says how to start one', { timeout: 60_000 }, async () => {
     const data = join(dir, 'stale');
     mkdirSync(join(data, 'agent'), { recursive: true });

@@ -4,6 +4,7 @@ import { dirname, join } from 'node:path';
 import { readAgentConnection, agentConnectionFile, type AgentConnection } from '../../core/agentConnection.js';
 import { AppError, toAppError } from '../../core/errors.js';
 import { processAlive } from '../../core/processAlive.js';
+import { removeIfOwned } from '../../core/privateJson.js';
 import { Emitter, type Subscribe } from '../../core/rtc/Emitter.js';
 
 export interface AgentStartOptions {
@@ -38,9 +39,9 @@ export function agentLogFile(dataDir: string): string {
 
 /**
  * The agent as a child process, after vscode-jupyter's kernel process: spawned with argv (no
- * shell), detached in its own process group with stdout and stderr appended to a log file, so
- * that it outlives the window that started it and every window can show its lines (several
- * windows share one agent). start() resolves once the agent has written the connection file
+ * shell), detached (its own process group; on Windows its own hidden console) with stdout and
+ * stderr appended to a log file, so that it outlives the window that started it and every
+ * window can show its lines (several windows share one agent). start() resolves once the agent has written the connection file
  * of this very pid (it then answers requests), and fails with the log's last lines when the
  * agent exits first. Disposing lets go of the child without stopping it; AgentProcess.stop
  * stops an agent by pid, whoever started it.
@@ -116,7 +117,7 @@ export class AgentProcess {
         throw new AppError('unavailable', `the agent ${how} before it was ready; the last lines of ${logFile}:\n${logTail(logFile, logStart)}`, { details: { log: logFile, exit } });
       }
       if (Date.now() > end) {
-        await AgentProcess.stop(pid).catch(() => undefined);
+        await AgentProcess.stop(pid, { dataDir: o.dataDir }).catch(() => undefined);
         throw new AppError('timeout', `the agent (pid ${pid}) did not write ${agentConnectionFile(o.dataDir)} within ${Math.round(timeoutMs / 1000)} s, so it was stopped; the last lines of ${logFile}:\n${logTail(logFile, logStart)}`, { details: { log: logFile } });
       }
       await new Promise((r) => setTimeout(r, o.pollMs ?? 100));
@@ -124,11 +125,15 @@ export class AgentProcess {
   }
 
   /**
-   * Stops the agent `pid`: SIGTERM (it removes its connection file and closes cleanly), then
-   * SIGKILL when it is still there after `graceMs`. Plain process.kill by pid, so the same on
-   * Linux, macOS and Windows (where both signals end the process at once).
+   * Stops the agent `pid`, whoever started it. Linux and macOS: SIGTERM (it removes its
+   * connection file and closes cleanly), then SIGKILL when it is still there after `graceMs`.
+   * Windows has no signals between processes: Node emulates SIGTERM and SIGKILL alike as
+   * TerminateProcess, which ends the agent at once, so there it is ended without a grace period
+   * (its ledger is written atomically and survives that as it survives kill -9). A killed agent
+   * leaves its connection file behind: with `dataDir`, the file is removed when it still names
+   * `pid`, before Windows reuses the pid. `platform` is injected by tests.
    */
-  static async stop(pid: number, opts: { graceMs?: number; pollMs?: number } = {}): Promise<'not_running' | 'terminated' | 'killed'> {
+  static async stop(pid: number, opts: { graceMs?: number; pollMs?: number; dataDir?: string; platform?: NodeJS.Platform } = {}): Promise<'not_running' | 'terminated' | 'killed'> {
     const signal = (sig: NodeJS.Signals): boolean => {
       try {
         process.kill(pid, sig);
@@ -146,11 +151,17 @@ export class AgentProcess {
       }
       return true;
     };
-    if (!processAlive(pid) || !signal('SIGTERM')) return 'not_running';
+    const killed = async (): Promise<'killed'> => {
+      if (!(await gone(5000))) throw new AppError('timeout', `the agent (pid ${pid}) is still running 5 s after it was killed: stop it by hand (Task Manager on Windows, kill -9 ${pid} elsewhere)`);
+      if (opts.dataDir) removeIfOwned(agentConnectionFile(opts.dataDir), pid);
+      return 'killed';
+    };
+    if (!processAlive(pid)) return 'not_running';
+    if ((opts.platform ?? process.platform) === 'win32') return signal('SIGKILL') ? killed() : 'not_running';
+    if (!signal('SIGTERM')) return 'not_running';
     if (await gone(opts.graceMs ?? 10_000)) return 'terminated';
     signal('SIGKILL');
-    if (await gone(5000)) return 'killed';
-    throw new AppError('timeout', `the agent (pid ${pid}) is still running 5 s after SIGKILL: stop it by hand`);
+    return killed();
   }
 
   /** Stops watching the child; the agent keeps running for the other windows. Idempotent. */

@@ -144,7 +144,7 @@ export class AgentSupervisor {
       this.drop();
       this.set('restarting', pid !== undefined ? `stopping the agent (pid ${pid})` : 'starting the agent');
       try {
-        if (pid !== undefined) await AgentProcess.stop(pid, { graceMs: this.o.stopGraceMs });
+        if (pid !== undefined) await AgentProcess.stop(pid, { graceMs: this.o.stopGraceMs, dataDir: this.o.locator.dataDir });
       } catch (e) {
         this.set('unreachable', toAppError(e).message);
         this.schedule(this.o.searchIntervalMs ?? 2000);
