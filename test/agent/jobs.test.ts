@@ -115,12 +115,15 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
       const p = await command(id, 'pause');
       assert.equal(p.status, 200, JSON.stringify(p.body));
       assert.equal(p.body.ok, true);
+      assert.equal(p.body.job.status, 'paused', 'the reply shows the state the pause led to, not the one before it');
       const paused = await waitFor(() => job(id).then((j) => (j.status === 'paused' && j.events.some((e: any) => e.type === 'status' && e.status === 'paused') ? j : undefined)), 'the paused status event', 30_000, jobSeen);
       const atPause = progressCount(paused.events);
       await holdsFor(async () => progressCount((await job(id)).events) === atPause, 'no progress while paused', 2000, { intervalMs: 250, ...jobSeen });
 
       // Resume: progress again.
-      assert.equal((await command(id, 'resume')).status, 200);
+      const r = await command(id, 'resume');
+      assert.equal(r.status, 200);
+      assert.equal(r.body.job.status, 'training', 'the reply to resume shows the job training again');
       await waitFor(() => job(id).then((j) => (j.status === 'training' && progressCount(j.events) > atPause ? j : undefined)), 'progress after resume', 30_000, jobSeen);
 
       // Stop early: the model is kept.

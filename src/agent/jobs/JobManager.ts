@@ -67,6 +67,9 @@ const RELEASE_AFTER_FINAL_MS = 5000;
  * re-attaches to each unfinished job with the last seq it holds, so the worker replays exactly
  * what was missed.
  */
+/** How long a pause or resume reply waits for the worker's status event after its ack. */
+const STATUS_AFTER_ACK_MS = 5000;
+
 export class JobManager {
   private signaling!: SignalingClient;
   private links!: WorkerLinks;
@@ -191,7 +194,32 @@ export class JobManager {
       if (code === 'job_finished') throw new AppError('job_finished', `job ${id} has finished on the worker: ${command} no longer applies`);
       throw new AppError('conflict', `worker ${j.worker} refused ${command} for job ${id}: ${code}`, { details: { worker_code: code } });
     }
+    // The worker acknowledges a pause or resume before its trainer has switched (the status
+    // event follows): answer with the state the command leads to, so a caller does not see
+    // `"status": "training"` in the reply to a pause.
+    const want = command === 'pause' ? 'paused' : command === 'resume' ? 'training' : undefined;
+    if (want) await this.statusReached(id, want, STATUS_AFTER_ACK_MS);
     return { ok: true, command, job: this.view(this.need(id)) };
+  }
+
+  /** Resolves once job `id` has status `want` or a final one, or after `timeoutMs` (then as it is). */
+  private statusReached(id: string, want: string, timeoutMs: number): Promise<void> {
+    const reached = (): boolean => {
+      const s = this.o.ledger.job(id)?.status;
+      return s === undefined || s === want || isFinal(s);
+    };
+    if (reached()) return Promise.resolve();
+    return new Promise((resolve) => {
+      const done = (): void => {
+        clearTimeout(timer);
+        off();
+        resolve();
+      };
+      const timer = setTimeout(done, timeoutMs);
+      const off = this.onDidChange((c) => {
+        if (c.job.id === id && reached()) done();
+      });
+    });
   }
 
   async close(): Promise<void> {
