@@ -20,7 +20,7 @@ export function benchFlags<I extends string, S extends string = never, B extends
   try {
     values = parseArgs({ args, options, strict: true, allowPositionals: false }).values as Record<string, string | boolean | undefined>;
   } catch (e) {
-    throw new Error(`${(e as Error).message} (flags: ${known})`);
+    throw new Error(`${(e as Error).message} (flags: ${known})`, { cause: e });
   }
   const out: Record<string, number | string | boolean> = {};
   for (const [k, dflt] of Object.entries(spec.ints) as Array<[string, number]>) {

@@ -12,7 +12,7 @@
 //   (c) the monitor's redraw time with 1,000,000 points (bench/monitor.ts measureMonitor, goal < 16 ms/frame),
 //   (d) the .vsix size (scripts/package.mjs).
 // Prints measurements; asserts nothing about time.
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { packageVsix, summarize } from '../scripts/package.mjs';

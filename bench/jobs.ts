@@ -16,7 +16,11 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { monitorEventLoopDelay } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
+import { z } from 'zod';
 import { AgentClient } from '../src/core/AgentClient.js';
+import { jobView } from '../src/core/schemas/agent.js';
+import { errorBody } from '../src/core/schemas/backend.js';
+import { peerInfo } from '../src/core/schemas/signaling.js';
 import { CACHE_HIT_MESSAGE } from '../src/worker/JobRunner.js';
 import { spawnCli, type Spawned } from '../test/support/proc.js';
 import { sharedSleapDir, writeSyntheticSlp } from '../test/support/slpFixtures.js';
@@ -169,7 +173,8 @@ async function startAgent(s: Stack): Promise<void> {
   s.agentToken = (await readFile(s.agent.line[2], 'utf8')).trim();
 }
 
-async function api(s: Stack, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+/** One call to the agent's API; the body is the parsed JSON, for the caller to validate. */
+async function api(s: Stack, path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
   const headers: Record<string, string> = { authorization: `Bearer ${s.agentToken}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
   const res = await fetch(s.agentUrl + path, { method: body === undefined ? 'GET' : 'POST', headers, body: body === undefined ? undefined : JSON.stringify(body) });
@@ -187,22 +192,23 @@ async function poll<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs
   }
 }
 
+const workersBody = z.object({ workers: z.array(peerInfo) });
 const workerListed = (s: Stack, status?: string) => async () => {
   const r = await api(s, '/api/workers');
   if (r.status !== 200) return undefined;
-  return r.body.workers.some((w: any) => w.peer_id === s.workerId && (status === undefined || w.metadata?.properties?.status === status)) ? true : undefined;
+  return workersBody.parse(r.body).workers.some((w) => w.peer_id === s.workerId && (status === undefined || w.metadata.properties.status === status)) ? true : undefined;
 };
 
 async function submit(s: Stack, dataset: string): Promise<{ id: string; sentAt: number }> {
   const sentAt = Date.now();
   const r = await api(s, '/api/jobs', { dataset, config: LONG });
   if (r.status !== 201) throw new Error(`POST /api/jobs answered ${r.status}: ${JSON.stringify(r.body)}`);
-  return { id: r.body.id, sentAt };
+  return { id: jobView.parse(r.body).id, sentAt };
 }
 
 async function cancel(s: Stack, id: string): Promise<void> {
   const r = await api(s, `/api/jobs/${id}/commands`, { command: 'cancel' });
-  if (r.status !== 200 && r.body?.error?.code !== 'job_finished') throw new Error(`cancel of ${id} answered ${r.status}: ${JSON.stringify(r.body)}`);
+  if (r.status !== 200 && errorBody.safeParse(r.body).data?.error.code !== 'job_finished') throw new Error(`cancel of ${id} answered ${r.status}: ${JSON.stringify(r.body)}`);
 }
 
 // ---- statistics and the table ------------------------------------------------------------------
@@ -261,14 +267,17 @@ async function submitToProgress(s: Stack, tap: Tap, dataset: string, o: Options,
     const ms = first.at - sentAt;
     (run === 0 ? cold : warm).samples.push(ms);
     // What the agent and the worker did with the dataset: a new upload (its own key) each time? a cache hit?
-    const j = (await api(s, `/api/jobs/${id}`)).body;
+    const j = jobView.parse((await api(s, `/api/jobs/${id}`)).body);
+    // The worker is training: the agent told it where the dataset is.
+    if (j.dataset_s3_path === undefined) throw new Error(`job ${id} trains but names no dataset_s3_path: ${JSON.stringify(j)}`);
+    const key = j.dataset_s3_path;
     const cacheHit = tap.events.some((r) => r.type === 'event' && r.job.id === id && r.event?.type === 'status' && (r.event as { message?: string }).message === CACHE_HIT_MESSAGE);
     const paths = (datasetUse.paths ??= new Set());
     if (run > 0) {
       datasetUse.warmCacheHits = (datasetUse.warmCacheHits ?? 0) + (cacheHit ? 1 : 0);
-      datasetUse.warmNewKeys = (datasetUse.warmNewKeys ?? 0) + (paths.has(j.dataset_s3_path) ? 0 : 1);
+      datasetUse.warmNewKeys = (datasetUse.warmNewKeys ?? 0) + (paths.has(key) ? 0 : 1);
     }
-    paths.add(j.dataset_s3_path);
+    paths.add(key);
     console.error(
       `  submit->progress ${run === 0 ? 'cold' : `warm ${run}/${o.runs}`}: ${ms} ms; upload ${j.upload_id} -> ${j.dataset_s3_path}, worker cache ${cacheHit ? 'hit' : 'miss'} (load ${load()})`,
     );
@@ -413,7 +422,12 @@ export async function main(args: string[]): Promise<number> {
   process.once('exit', killAll);
   const onSignal = (sig: NodeJS.Signals) => {
     killAll();
-    void s.store?.kill9().finally(() => rm(s.dir, { recursive: true, force: true }).finally(() => process.exit(sig === 'SIGINT' ? 130 : 143)));
+    // Best effort on the way out (neither step can reject here); the exit comes either way, also
+    // when the store was not started yet.
+    void (async () => {
+      await s.store?.kill9().catch(() => undefined);
+      await rm(s.dir, { recursive: true, force: true }).catch(() => undefined);
+    })().finally(() => process.exit(sig === 'SIGINT' ? 130 : 143));
   };
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);

@@ -32,8 +32,8 @@ export function renderLossChart(points: readonly LossPoint[], opts: ChartOptions
   const pts = points.filter((p) => isFiniteNum(p.train) || isFiniteNum(p.val));
   if (pts.length === 0) return ['(no losses yet)'];
   const values = pts.flatMap((p) => [p.train, p.val]).filter(isFiniteNum);
-  let lo = Math.min(...values);
-  let hi = Math.max(...values);
+  const lo = Math.min(...values);
+  const hi = Math.max(...values);
   const log = lo > 0 && hi / lo > 100;
   if (log) {
     // The useful decades only: a loss that reaches ~0 (6.9e-33 on a one-frame dataset) stretched
@@ -50,7 +50,6 @@ export function renderLossChart(points: readonly LossPoint[], opts: ChartOptions
   if (thi - tlo < 1e-12) {
     thi += 0.5;
     tlo -= 0.5;
-    if (!log) [lo, hi] = [tlo, thi];
   }
   const buckets = bucketize(pts, width);
   const grid = Array.from({ length: height }, () => Array<string>(buckets.length).fill(' '));

@@ -28,7 +28,7 @@ export function acquireLock(file: string, what: string): HeldLock {
       fd = openSync(file, 'wx', 0o600);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'EEXIST') throw new AppError('storage_error', `cannot create the lock file ${file}: ${(e as Error).message}`, { cause: e });
-      let pid = NaN;
+      let pid: number;
       try {
         pid = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
       } catch {

@@ -27,7 +27,7 @@ function linuxHolder(port: number): PortHolder | undefined {
   const hexPort = port.toString(16).toUpperCase().padStart(4, '0');
   const inodes = new Set<string>();
   for (const table of ['/proc/net/tcp', '/proc/net/tcp6']) {
-    let text = '';
+    let text: string;
     try {
       text = readFileSync(table, 'utf8');
     } catch {
@@ -48,7 +48,7 @@ function linuxHolder(port: number): PortHolder | undefined {
       continue; // another user's process, or gone
     }
     for (const fd of fds) {
-      let link = '';
+      let link: string;
       try {
         link = readlinkSync(`/proc/${pid}/fd/${fd}`);
       } catch {

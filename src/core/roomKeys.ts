@@ -17,6 +17,7 @@ export function roomPrefix(room: string): string {
  */
 export function relativeKeyProblem(key: string): string | undefined {
   if (key.split('/').some((s) => s === '' || s === '.' || s === '..')) return 'empty, "." or ".." segments are not allowed';
+  // eslint-disable-next-line no-control-regex -- control characters are what this rejects
   if (/[\u0000-\u001f\\]/.test(key)) return 'backslashes and control characters are not allowed';
   return undefined;
 }

@@ -36,6 +36,7 @@ function decode(raw: string, s: string): string {
 export function parseCopySource(value: string): { bucket: string; key: string } {
   // node:http reads header bytes as latin1: a client that sent the key as raw UTF-8 (not
   // percent-encoded) gets its characters back here.
+  // eslint-disable-next-line no-control-regex -- [^\x00-\xff]: any character outside latin1
   const raw = /[\x80-\xff]/.test(value) && !/[^\x00-\xff]/.test(value) ? Buffer.from(value, 'latin1').toString('utf8') : value;
   const qi = raw.indexOf('?');
   const path = qi === -1 ? raw : raw.slice(0, qi);

@@ -7,14 +7,17 @@ import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { keysViaBoto3, sha256ViaBoto3, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentProcess, type AgentTestEnv } from './support/env.js';
 import { holdsFor, waitFor } from '../support/wait.js';
 import { AgentClient, type AgentEvent } from '../../src/core/AgentClient.js';
+import { resetEventData, uploadEventData, type UploadView } from '../../src/core/schemas/agent.js';
 
-/** Reads SSE events from the agent until `until` says stop. */
-async function collectEvents(agent: AgentProcess, until: (events: any[]) => boolean, timeoutMs = 30_000): Promise<any[]> {
+type UploadEvent = ReturnType<typeof uploadEventData.parse>;
+
+/** Reads the upload events of the agent's SSE stream (validated) until `until` says stop. */
+async function collectEvents(agent: AgentProcess, until: (events: UploadEvent[]) => boolean, timeoutMs = 30_000): Promise<UploadEvent[]> {
   const ctrl = new AbortController();
   const timer = setTimeout(() => ctrl.abort(), timeoutMs);
   const res = await fetch(`${agent.url}/api/events`, { headers: { authorization: `Bearer ${agent.token}` }, signal: ctrl.signal });
   assert.equal(res.headers.get('content-type'), 'text/event-stream');
-  const events: any[] = [];
+  const events: UploadEvent[] = [];
   let buf = '';
   const dec = new TextDecoder();
   try {
@@ -24,8 +27,9 @@ async function collectEvents(agent: AgentProcess, until: (events: any[]) => bool
       while ((i = buf.indexOf('\n\n')) >= 0) {
         const block = buf.slice(0, i);
         buf = buf.slice(i + 2);
-        const data = block.split('\n').find((l) => l.startsWith('data: '));
-        if (data) events.push(JSON.parse(data.slice(6)));
+        const lines = block.split('\n');
+        const data = lines.find((l) => l.startsWith('data: '));
+        if (data && lines.includes('event: upload')) events.push(uploadEventData.parse(JSON.parse(data.slice(6))));
       }
       if (until(events)) break;
     }
@@ -116,6 +120,7 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
   test('/openapi.json is served, generated from the schemas', async () => {
     const res = await fetch(`${agent.url}/openapi.json`);
     assert.equal(res.status, 200);
+    // eslint-disable-next-line @typescript-eslint/no-explicit-any -- the test walks the document's deep paths; a missing one fails it with a TypeError
     const doc = (await res.json()) as any;
     assert.equal(doc.openapi, '3.1.0');
     assert.ok(doc.paths['/api/uploads'].post.requestBody.content['application/json'].schema.properties.path);
@@ -140,19 +145,19 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     await waitFor(() => !env.proxy.requests.some((r) => r.method === 'PUT' && r.open), 'the aborted parts to drain into the proxy', 30_000);
     const before = (await agent.api(`/api/uploads/${id}`)).body.bytes_done;
     const proxied = env.proxy.requestBytes('PUT');
-    let seen: any;
+    let seen: UploadView | undefined;
     const still = async () => {
       seen = (await agent.api(`/api/uploads/${id}`)).body;
-      return seen.state === 'paused' && seen.bytes_done === before && env.proxy.requestBytes('PUT') === proxied;
+      return seen?.state === 'paused' && seen.bytes_done === before && env.proxy.requestBytes('PUT') === proxied;
     };
-    await holdsFor(still, 'no bytes move while paused', 700, { lastSeen: () => `${seen.state}, ${seen.bytes_done} bytes done (${before} at pause); proxy ${env.proxy.requestBytes('PUT')} (${proxied})` });
+    await holdsFor(still, 'no bytes move while paused', 700, { lastSeen: () => `${seen?.state}, ${seen?.bytes_done} bytes done (${before} at pause); proxy ${env.proxy.requestBytes('PUT')} (${proxied})` });
     env.proxy.setRate(undefined);
     assert.equal((await agent.api(`/api/uploads/${id}/resume`, { method: 'POST' })).status, 200);
     const done = await waitFor(until(id, 'completed'), 'completed');
     assert.equal(done.size, 40 * 1024 * 1024);
     assert.equal(done.bytes_done, done.size);
     const list = await agent.api('/api/uploads');
-    assert.ok(list.body.uploads.some((u: any) => u.id === id));
+    assert.ok(list.body.uploads.some((u: UploadView) => u.id === id));
     const ev = await events;
     assert.ok(ev.some((e) => e.type === 'progress' && e.upload.id === id));
     assert.ok(ev.some((e) => e.type === 'state' && e.upload.state === 'paused'));
@@ -183,7 +188,10 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
       }
       return got;
     };
-    const completed = (id: string) => (e: AgentEvent) => e.event === 'upload' && (e.data as any).type === 'state' && (e.data as any).upload.id === id && (e.data as any).upload.state === 'completed';
+    const completed = (id: string) => (e: AgentEvent) => {
+      const d = e.event === 'upload' ? uploadEventData.parse(e.data) : undefined;
+      return d?.type === 'state' && d.upload.id === id && d.upload.state === 'completed';
+    };
     // Stream 1 sees the first upload through, then goes away.
     const c1 = new AbortController();
     const s1 = await client.openEvents(c1.signal);
@@ -203,7 +211,7 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
       missed.map((_, i) => `${run}.${Number(lastN) + 1 + i}`),
       'consecutive ids from the one after the last seen: no gap, no repeat',
     );
-    const ofSecond = missed.filter((e) => (e.data as any).upload?.id === second);
+    const ofSecond = missed.filter((e) => e.event === 'upload' && uploadEventData.parse(e.data).upload.id === second);
     assert.ok(ofSecond.length >= 2, 'the second upload\'s events were replayed');
     assert.ok(completed(second)(missed.at(-1)!), 'ending with its completion');
     // An id from another run of the agent: reset, then live events.
@@ -212,7 +220,7 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     const reset = (await s3.next()).value as AgentEvent;
     c3.abort();
     assert.equal(reset.event, 'reset');
-    assert.equal((reset.data as any).reason, 'agent_restarted');
+    assert.equal(resetEventData.parse(reset.data).reason, 'agent_restarted');
   });
 
   test('DELETE of a running upload aborts it: no object, no multipart left', { timeout: 60_000 }, async () => {
@@ -245,7 +253,7 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     const tmp = join(env.dir, 'labels.slp');
     await writeSyntheticSlp(tmp, { frames: 6, instancesPerFrame: 1, nodes: 3 });
     await copyFile(tmp, join(folder, 'labels.slp'));
-    const up = await waitFor(() => agent.api('/api/uploads').then((r) => r.body.uploads.find((u: any) => u.path === join(folder, 'labels.slp') && u.state === 'completed')), 'watched upload completed');
+    const up = await waitFor(() => agent.api('/api/uploads').then((r) => r.body.uploads.find((u: UploadView) => u.path === join(folder, 'labels.slp') && u.state === 'completed')), 'watched upload completed');
     assert.match(up.key, /\/labels\.slp$/);
     assert.equal((await agent.api('/api/watches', { method: 'DELETE', body: { path: folder } })).status, 204);
     assert.deepEqual((await agent.api('/api/watches')).body.watches, []);
@@ -262,7 +270,7 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     const again = agent.api('/api/watches', { body: { path: folder, auto_upload: true } });
     await copyFile(tmp, join(folder, 'twice.slp'));
     assert.equal((await again).status, 201);
-    await waitFor(() => agent.api('/api/uploads').then((r) => r.body.uploads.find((u: any) => u.path === join(folder, 'twice.slp') && u.state === 'completed')), 'the file written while the watch was added again is uploaded');
+    await waitFor(() => agent.api('/api/uploads').then((r) => r.body.uploads.find((u: UploadView) => u.path === join(folder, 'twice.slp') && u.state === 'completed')), 'the file written while the watch was added again is uploaded');
     assert.equal((await agent.api('/api/watches', { method: 'DELETE', body: { path: folder } })).status, 204);
   });
 
@@ -271,18 +279,18 @@ describe('agent HTTP API (sleap-rtc agent as a process, embedded store)', () => 
     await mkdir(folder);
     assert.equal((await agent.api('/api/watches', { body: { path: folder, auto_upload: true } })).status, 201);
     const file = join(folder, 'grow.zip');
-    const all = () => agent.api('/api/uploads').then((r) => r.body.uploads.filter((u: any) => u.path === file));
+    const all = () => agent.api('/api/uploads').then((r) => r.body.uploads.filter((u: UploadView) => u.path === file));
     env.proxy.setRate(2 * 1024 * 1024);
     try {
       await writeBigZip(file, 16 * 1024 * 1024);
-      await waitFor(() => all().then((us) => us.find((u: any) => u.bytes_done > 0)), 'first bytes');
+      await waitFor(() => all().then((us) => us.find((u: UploadView) => u.bytes_done > 0)), 'first bytes');
       await writeFile(file, (await readFile(file)).subarray(0, 8 * 1024 * 1024)); // cut short mid-upload
-      await waitFor(() => all().then((us) => us.find((u: any) => u.state === 'failed')), 'the upload fails');
+      await waitFor(() => all().then((us) => us.find((u: UploadView) => u.state === 'failed')), 'the upload fails');
     } finally {
       env.proxy.setRate(undefined);
     }
     await writeBigZip(file, 12 * 1024 * 1024); // written again
-    const done = await waitFor(() => all().then((us) => us.find((u: any) => u.state === 'completed')), 'uploaded again', 60_000);
+    const done = await waitFor(() => all().then((us) => us.find((u: UploadView) => u.state === 'completed')), 'uploaded again', 60_000);
     assert.equal(done.size, 12 * 1024 * 1024);
     assert.equal((await agent.api('/api/watches', { method: 'DELETE', body: { path: folder } })).status, 204);
   });

@@ -8,6 +8,9 @@ import { writeNonSleapHdf5, writeSyntheticSlp } from '../support/slpFixtures.js'
 import { startEmbeddedStore } from '../support/store.js';
 import { keysViaBoto3, runCli, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentProcess, type AgentTestEnv } from './support/env.js';
 import { waitFor } from '../support/wait.js';
+import type { LedgerUpload } from '../../src/agent/Ledger.js';
+import type { UploadSession } from '../../src/core/transfer/PartTransport.js';
+import type { UploadView } from '../../src/core/schemas/agent.js';
 
 // Bad input is a clear error in the API and in `sleap-rtc upload`
 // (what was wrong, what to do), and nothing is left in the ledger or the store. The S3 target
@@ -21,7 +24,7 @@ import { waitFor } from '../support/wait.js';
 const NOBODY = 65534;
 
 /** Upload records and their state, straight from the ledger file. */
-async function ledgerUploads(data: string): Promise<Record<string, any>> {
+async function ledgerUploads(data: string): Promise<Record<string, LedgerUpload>> {
   const text = await readFile(join(data, 'agent', 'ledger.json'), 'utf8').catch((e: NodeJS.ErrnoException) => {
     if (e.code === 'ENOENT') return '{"uploads":{}}'; // nothing written yet
     throw e;
@@ -73,7 +76,7 @@ describe('bad input: clear errors in the API and the CLI, nothing in the ledger 
       assert.match(r.body.error.message, c.message, c.what);
     }
     assert.deepEqual(Object.keys(await ledgerUploads(data)), recordsBefore, 'no upload recorded');
-    assert.deepEqual((await agent.api('/api/uploads')).body.uploads.map((u: any) => u.id), recordsBefore);
+    assert.deepEqual((await agent.api('/api/uploads')).body.uploads.map((u: UploadView) => u.id), recordsBefore);
     assert.deepEqual(await keysViaBoto3(env.target, env.server.bucket), keysBefore, 'nothing reached the store');
   });
 
@@ -99,7 +102,7 @@ describe('bad input: clear errors in the API and the CLI, nothing in the ledger 
       const keysBefore = await keysViaBoto3(env.target, env.server.bucket);
       env.proxy.resetStats();
       env.proxy.setRate(6 * 1024 * 1024);
-      let session: any;
+      let session: UploadSession | undefined;
       let id: string;
       try {
         const created = await agent.api('/api/uploads', { body: { path: file } });

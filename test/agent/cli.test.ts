@@ -8,6 +8,8 @@ import { repoRoot } from '../support/proc.js';
 import { writeSyntheticSlp } from '../support/slpFixtures.js';
 import { startEmbeddedStore } from '../support/store.js';
 import { waitFor } from '../support/wait.js';
+import type { LedgerUpload } from '../../src/agent/Ledger.js';
+import type { UploadSession } from '../../src/core/transfer/PartTransport.js';
 import { keysViaBoto3, runCli, sha256ViaBoto3, startAgentTestEnv, writeBigZip, type AgentTestEnv, type CliRun } from './support/env.js';
 
 describe('sleap-rtc upload (CLI, embedded store)', () => {
@@ -56,7 +58,7 @@ describe('sleap-rtc upload (CLI, embedded store)', () => {
     assert.equal(await sha256ViaBoto3(env.target, out.bucket, out.key), createHash('sha256').update(local).digest('hex'), 'the uploaded manifest is the one written');
     const manifest = JSON.parse(local.toString());
     assert.deepEqual(
-      manifest.files.map((f: any) => [f.relative_path, f.key, f.sha256]),
+      manifest.files.map((f: { relative_path: string; key: string; sha256: string }) => [f.relative_path, f.key, f.sha256]),
       [
         ['a.slp', `${prefix}a.slp`, createHash('sha256').update(await readFile(join(folder, 'a.slp'))).digest('hex')],
         ['sub/notes.txt', `${prefix}sub/notes.txt`, createHash('sha256').update('session notes\n').digest('hex')],
@@ -148,14 +150,15 @@ describe('sleap-rtc upload (CLI, embedded store)', () => {
       }
       assert.deepEqual(await keysViaBoto3(env.target, env.server.bucket), keysBefore);
       const ledger = JSON.parse(await readFile(join(data, 'agent', 'ledger.json'), 'utf8'));
-      const rec = Object.values(ledger.uploads as Record<string, any>).find((u) => u.path === file);
+      const rec = Object.values(ledger.uploads as Record<string, LedgerUpload>).find((u) => u.path === file);
+      assert.ok(rec, 'the upload is in the ledger');
       assert.equal(rec.state, 'failed');
       assert.equal(rec.files[0].session, undefined, 'the multipart upload was aborted and forgotten');
     });
   }
 
   /** Starts an upload through a slow proxy and kills it (-9) once some parts are in; returns its ledger record. */
-  async function killMidway(file: string, dataDir: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<any> {
+  async function killMidway(file: string, dataDir: string, signal: NodeJS.Signals = 'SIGKILL'): Promise<LedgerUpload> {
     env.proxy.resetStats();
     env.proxy.setRate(12 * 1024 * 1024);
     try {
@@ -167,7 +170,7 @@ describe('sleap-rtc upload (CLI, embedded store)', () => {
       const ledgerFile = join(dataDir, 'agent', 'ledger.json');
       const recorded = async (): Promise<boolean> => {
         if (child.exitCode !== null) throw new Error(`the upload exited with ${child.exitCode} before a part was recorded: ${stderr}`);
-        const rec = await readFile(ledgerFile, 'utf8').then((t) => Object.values(JSON.parse(t).uploads as Record<string, any>).find((u) => u.path === file), () => undefined);
+        const rec = await readFile(ledgerFile, 'utf8').then((t) => Object.values(JSON.parse(t).uploads as Record<string, LedgerUpload>).find((u) => u.path === file), () => undefined);
         return rec !== undefined && Object.keys(rec.files[0].parts).length > 0;
       };
       await waitFor(recorded, 'a part recorded in the ledger file', 30_000, { intervalMs: 50 });
@@ -181,13 +184,16 @@ describe('sleap-rtc upload (CLI, embedded store)', () => {
       env.proxy.setRate(undefined);
     }
     const ledger = JSON.parse(await readFile(join(dataDir, 'agent', 'ledger.json'), 'utf8'));
-    const rec = Object.values(ledger.uploads as Record<string, any>).find((u) => u.path === file);
+    const rec = Object.values(ledger.uploads as Record<string, LedgerUpload>).find((u) => u.path === file);
+    assert.ok(rec, 'the upload is in the ledger');
     assert.ok(Object.keys(rec.files[0].parts).length > 0, 'some parts were recorded before the kill');
     return rec;
   }
 
-  const uploadGone = async (session: any): Promise<boolean> =>
-    (await env.server.api(`/api/upload-status?key=${encodeURIComponent(session.key)}&upload_id=${encodeURIComponent(session.uploadId)}`)).status === 404;
+  const uploadGone = async (session: UploadSession | undefined): Promise<boolean> => {
+    assert.ok(session, 'the ledger record names its multipart upload');
+    return (await env.server.api(`/api/upload-status?key=${encodeURIComponent(session.key)}&upload_id=${encodeURIComponent(session.uploadId)}`)).status === 404;
+  };
 
   test('a source changed between a kill and the rerun is uploaded again from the start, with a warning', { timeout: 90_000 }, async () => {
     const file = join(env.dir, 'changing.zip');
@@ -213,6 +219,7 @@ describe('sleap-rtc upload (CLI, embedded store)', () => {
     const dataDir = join(env.dir, 'orphan-data');
     const rec = await killMidway(file, dataDir);
     const s = rec.files[0].session;
+    assert.ok(s, 'the ledger record names its multipart upload');
     // Parts the killed process left in the proxy's buffers may still be landing while we abort; an
     // abort that fails can still have removed the upload, so the goal is upload-status 404.
     const statuses: number[] = [];

@@ -14,6 +14,11 @@ import { HeadObjectCommand, type S3Client } from '@aws-sdk/client-s3';
 import { makeS3Client } from '../../src/core/s3client.js';
 import { AgentClient, type AgentEvent } from '../../src/core/AgentClient.js';
 import { EventFile } from '../../src/core/jobs/index.js';
+import { jobDetail, jobEventData, type JobDetail } from '../../src/core/schemas/agent.js';
+import type { ManifestModel } from '../../src/core/schemas/manifest.js';
+import type { peerInfo } from '../../src/core/schemas/signaling.js';
+
+type PeerInfo = ReturnType<typeof peerInfo.parse>;
 import { spawnCli, type Spawned } from '../support/proc.js';
 import { startServerProcess, type ServerProcess } from '../support/server.js';
 import { sharedSleapFile, useSharedSleap, writeSyntheticSlp } from '../support/slpFixtures.js';
@@ -38,7 +43,7 @@ function listen(agent: AgentProcess): { events: AgentEvent[]; stop(): void } {
   return { events, stop: () => ctrl.abort() };
 }
 
-let madeModel: any;
+let madeModel: ManifestModel | undefined;
 let firstUploadId: string;
 const progressCount = (events: Array<{ type: string }>) => events.filter((e) => e.type === 'progress').length;
 
@@ -85,8 +90,8 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
   });
 
   /** Waits until the worker says it is free again (its status is published after each job). */
-  const workerFree = () => waitFor(() => agent.api('/api/workers').then((r) => (r.body.workers.some((w: any) => w.peer_id === workerId && w.metadata.properties.status === 'available') ? true : undefined)), 'a free worker');
-  const job = (id: string) => agent.api(`/api/jobs/${id}`).then((r) => (lastJob = r.body));
+  const workerFree = () => waitFor(() => agent.api('/api/workers').then((r) => (r.body.workers.some((w: PeerInfo) => w.peer_id === workerId && w.metadata.properties.status === 'available') ? true : undefined)), 'a free worker');
+  const job = (id: string): Promise<JobDetail> => agent.api(`/api/jobs/${id}`).then((r) => jobDetail.parse((lastJob = r.body)));
   const command = (id: string, c: string) => agent.api(`/api/jobs/${id}/commands`, { body: { command: c } });
 
   test('upload, submit, progress over the DataChannel, pause (no progress for 2 s), resume, stop early: the model is in the store and the manifest, the client is told', { timeout: 120_000 }, async () => {
@@ -101,12 +106,13 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
       firstUploadId = created.body.upload_id;
 
       // Progress arrives (epoch_end with losses), through the agent, from the worker's DataChannel.
-      const running = await waitFor(() => job(id).then((j) => (j.events.some((e: any) => e.type === 'progress' && e.data.event === 'epoch_end') ? j : undefined)), 'first epoch_end', 60_000, jobSeen);
+      const running = await waitFor(() => job(id).then((j) => (j.events.some((e) => e.type === 'progress' && e.data.event === 'epoch_end') ? j : undefined)), 'first epoch_end', 60_000, jobSeen);
       assert.equal(running.status, 'training');
-      assert.match(running.dataset_s3_path, /^s3:\/\/.+\/rooms\/lab\/datasets\//);
-      const seqs = running.events.map((e: any) => e.seq);
+      assert.match(running.dataset_s3_path ?? '(none)', /^s3:\/\/.+\/rooms\/lab\/datasets\//);
+      const seqs = running.events.map((e) => e.seq);
       assert.deepEqual(seqs, seqs.map((_: number, i: number) => i + 1), 'events are numbered 1, 2, 3, ... with no gap');
-      const epochEnd = running.events.find((e: any) => e.type === 'progress' && e.data.event === 'epoch_end');
+      const epochEnd = running.events.find((e) => e.type === 'progress' && e.data.event === 'epoch_end');
+      assert.ok(epochEnd?.type === 'progress' && epochEnd.data.event === 'epoch_end', 'an epoch_end event');
       assert.ok(Number.isFinite(epochEnd.data.logs['train/loss']), 'a real training loss');
 
       // Pause: acknowledged, status paused, then no progress for 2 s. The worker holds progress
@@ -116,7 +122,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
       assert.equal(p.status, 200, JSON.stringify(p.body));
       assert.equal(p.body.ok, true);
       assert.equal(p.body.job.status, 'paused', 'the reply shows the state the pause led to, not the one before it');
-      const paused = await waitFor(() => job(id).then((j) => (j.status === 'paused' && j.events.some((e: any) => e.type === 'status' && e.status === 'paused') ? j : undefined)), 'the paused status event', 30_000, jobSeen);
+      const paused = await waitFor(() => job(id).then((j) => (j.status === 'paused' && j.events.some((e) => e.type === 'status' && e.status === 'paused') ? j : undefined)), 'the paused status event', 30_000, jobSeen);
       const atPause = progressCount(paused.events);
       await holdsFor(async () => progressCount((await job(id)).events) === atPause, 'no progress while paused', 2000, { intervalMs: 250, ...jobSeen });
 
@@ -129,25 +135,28 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
       // Stop early: the model is kept.
       assert.equal((await command(id, 'stop')).status, 200);
       const done = await waitFor(() => job(id).then((j) => (j.status === 'stopped' && j.model ? j : undefined)), 'stopped with a model', 60_000, jobSeen);
-      assert.match(done.model.s3_path, new RegExp(`^s3://${server.bucket}/rooms/lab/models/${done.model.model_id}/$`));
-      assert.ok(done.events.some((e: any) => e.type === 'job_complete'), 'job_complete came over the DataChannel');
+      const model = done.model;
+      assert.ok(model, 'the stopped job names its model');
+      assert.match(model.s3_path, new RegExp(`^s3://${server.bucket}/rooms/lab/models/${model.model_id}/$`));
+      assert.ok(done.events.some((e) => e.type === 'job_complete'), 'job_complete came over the DataChannel');
       // A long history is read in pages: after_seq and limit.
       const page = await agent.api(`/api/jobs/${id}?after_seq=2&limit=3`);
-      assert.deepEqual(page.body.events.map((e: any) => e.seq), [3, 4, 5]);
+      assert.deepEqual(page.body.events.map((e: { seq: number }) => e.seq), [3, 4, 5]);
       assert.deepEqual(page.body.events, done.events.slice(2, 5));
       const badLimit = await agent.api(`/api/jobs/${id}?limit=0`);
       assert.equal(badLimit.status, 400);
       assert.match(badLimit.body.error.message, /limit/);
 
       // The client (SSE) was told: the state event with the model.
-      await waitFor(async () => (sse.events.some((e) => e.event === 'job' && (e.data as any).type === 'state' && (e.data as any).job.id === id && (e.data as any).job.status === 'stopped' && (e.data as any).job.model) ? true : undefined), 'the SSE stream reports the stopped job with its model');
-      assert.ok(sse.events.some((e) => e.event === 'job' && (e.data as any).event?.type === 'progress'), 'progress events are on the SSE stream');
+      const jobEvents = () => sse.events.filter((e) => e.event === 'job').map((e) => jobEventData.parse(e.data));
+      await waitFor(async () => (jobEvents().some((d) => d.type === 'state' && d.job.id === id && d.job.status === 'stopped' && d.job.model) ? true : undefined), 'the SSE stream reports the stopped job with its model');
+      assert.ok(jobEvents().some((d) => d.event?.type === 'progress'), 'progress events are on the SSE stream');
 
       // The manifest lists the model, with its files; every file is in the store.
       const models = await agent.api('/api/models');
       assert.equal(models.status, 200);
-      const m = models.body.models.find((x: any) => x.id === done.model.model_id);
-      assert.ok(m, `the manifest lists ${done.model.model_id}`);
+      const m = models.body.models.find((x: ManifestModel) => x.id === model.model_id);
+      assert.ok(m, `the manifest lists ${model.model_id}`);
       madeModel = m;
       assert.equal(m.trained_on_worker, workerId);
       assert.ok(m.files.length > 0);
@@ -174,9 +183,9 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
   });
 
   test('a full disk on download: a clear disk_full error in the API and the CLI, no final file; the download works once there is room', { timeout: 60_000 }, async () => {
-    assert.ok(madeModel, 'the first test made a model');
+    assert.ok(madeModel?.files, 'the first test made a model, with its files');
     const dest = join(dir, 'full-disk');
-    const big = [...madeModel.files].sort((a: any, b: any) => b.size_bytes - a.size_bytes)[0];
+    const big = [...madeModel.files].sort((a, b) => b.size_bytes - a.size_bytes)[0];
     await mkdir(join(dest, madeModel.id), { recursive: true });
     const partial = join(dest, madeModel.id, `${big.name}.partial`);
     await symlink('/dev/full', partial); // every write there fails with ENOSPC: a real kernel answer
@@ -215,7 +224,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     assert.ok(['accepted', 'downloading', 'training'].includes(before.status), `the job is known after the restart, still running (${before.status})`);
     const n0 = before.events.length;
     const later = await waitFor(() => job(id).then((j) => (j.status === 'training' && j.events.length > n0 + 5 ? j : undefined)), 'events after the restart', 30_000, jobSeen);
-    const seqs = later.events.map((e: any) => e.seq);
+    const seqs = later.events.map((e) => e.seq);
     assert.deepEqual(seqs, seqs.map((_: number, i: number) => i + 1), 'missed events were replayed: 1..n, no gap, no repeat');
     const c = await command(id, 'cancel');
     assert.equal(c.status, 200, JSON.stringify(c.body));
@@ -277,7 +286,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     assert.match(r.stdout, /^job \S+ submitted to worker /m);
     assert.match(r.stdout, /^epoch \d+ train_loss [\d.e+-]+ val_loss [\d.e+-]+$/m, 'one loss line per epoch when stdout is not a terminal');
     assert.match(r.stdout, /^status: training$/m);
-    const models = (await agent.api('/api/models')).body.models.map((m: any) => m.id);
+    const models = (await agent.api('/api/models')).body.models.map((m: ManifestModel) => m.id);
     assert.ok(models.includes(m[1]), 'the printed model is in the manifest');
   });
 
@@ -289,6 +298,7 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     await waitFor(() => job(id).then((j) => (progressCount(j.events) >= 2 ? j : undefined)), 'progress', 60_000, jobSeen);
     worker.child.kill('SIGKILL');
     const failed = await waitFor(() => job(id).then((j) => (j.status === 'failed' ? j : undefined)), 'failed after the worker died', 20_000, jobSeen);
+    assert.ok(failed.error, 'the failed job says why');
     assert.equal(failed.error.code, 'worker_lost');
     assert.match(failed.error.message, /Submit it again/);
   });

@@ -9,6 +9,7 @@ import { after, before, describe, test, type TestContext } from 'node:test';
 import { repoRoot } from '../support/proc.js';
 import { forEachS3Target } from '../support/targets.js';
 import { waitFor } from '../support/wait.js';
+import type { UploadView } from '../../src/core/schemas/agent.js';
 import { runCli, sha256ViaBoto3, startAgentProcess, startAgentTestEnv, writeBigZip, type AgentTestEnv } from './support/env.js';
 
 // Resume after a crash: kill -9 at ~50 % of a 1 GiB upload, on the embedded store and on
@@ -198,11 +199,12 @@ describe(`kill -9 at ~50 % (agent ${MiB(SIZES.agent)} MiB, CLI ${MiB(SIZES.cli)}
         const meter = stallMeter(env);
         const again = await startAgentProcess(agentEnv(), data, tuning);
         try {
-          let v: any;
+          let v: UploadView | undefined;
           await waitFor(
             async () => {
-              v = (await again.api(`/api/uploads/${created.body.id}`)).body;
-              return v.state === 'completed' || v.state === 'failed';
+              const now: UploadView = (await again.api(`/api/uploads/${created.body.id}`)).body;
+              v = now;
+              return now.state === 'completed' || now.state === 'failed';
             },
             'the resumed upload to end',
             180_000,
@@ -210,9 +212,11 @@ describe(`kill -9 at ~50 % (agent ${MiB(SIZES.agent)} MiB, CLI ${MiB(SIZES.cli)}
           );
           const pauses = meter.stop();
           const resumeMs = Date.now() - r0;
+          assert.ok(v, 'the upload was read');
           assert.equal(v.state, 'completed', JSON.stringify(v));
           assert.equal(v.bytes_done, size);
           assert.equal(v.sha256, sha);
+          assert.ok(v.bucket && v.key, 'the completed upload names its object');
           await check(t, 'agent', t0, atKill, killedWith, resumeMs, pauses, v.bucket, v.key);
         } finally {
           meter.stop();

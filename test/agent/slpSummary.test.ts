@@ -5,6 +5,7 @@ import { after, before, describe, test } from 'node:test';
 import { sharedSkipReason, sharedSleapFile, writeSyntheticSlp } from '../support/slpFixtures.js';
 import { startEmbeddedStore } from '../support/store.js';
 import { waitFor } from '../support/wait.js';
+import type { SlpSummaryView, UploadView } from '../../src/core/schemas/agent.js';
 import { runCli, startAgentProcess, startAgentTestEnv, type AgentProcess, type AgentTestEnv } from './support/env.js';
 
 // A labels file is opened with h5wasm (core/slp inspectSlp) when a
@@ -14,13 +15,14 @@ import { runCli, startAgentProcess, startAgentTestEnv, type AgentProcess, type A
 
 const EXTERNAL_WARNING = (file: string, video: string) => `${file}: the worker will not see ${video}; export a .pkg.slp (File > Export > Labels Package) to embed the frames`;
 
-async function waitCompleted(agent: AgentProcess, id: string): Promise<any> {
-  let v: any;
+async function waitCompleted(agent: AgentProcess, id: string): Promise<UploadView> {
+  let v: UploadView | undefined;
   return waitFor(
     async () => {
-      v = (await agent.api(`/api/uploads/${id}`)).body;
-      assert.notEqual(v.state, 'failed', JSON.stringify(v));
-      return v.state === 'completed' ? v : undefined;
+      const now: UploadView = (await agent.api(`/api/uploads/${id}`)).body;
+      v = now;
+      assert.notEqual(now.state, 'failed', JSON.stringify(now));
+      return now.state === 'completed' ? now : undefined;
     },
     `upload ${id} to complete`,
     30_000,
@@ -65,7 +67,7 @@ describe('a labels file is read with h5wasm when its upload is added', () => {
     assert.deepEqual(done.slp, r.body.slp, 'the finished upload still describes its labels');
     const ledger = JSON.parse(await readFile(join(data, 'agent', 'ledger.json'), 'utf8'));
     assert.deepEqual(ledger.uploads[r.body.id].slp, r.body.slp, 'kept in the ledger, so a restarted agent still shows it');
-    const listed = (await agent.api('/api/uploads')).body.uploads.find((u: any) => u.id === r.body.id);
+    const listed = (await agent.api('/api/uploads')).body.uploads.find((u: UploadView) => u.id === r.body.id);
     assert.equal(listed.slp.labeled_frames, 6);
   });
 
@@ -76,7 +78,7 @@ describe('a labels file is read with h5wasm when its upload is added', () => {
     assert.equal(r.status, 201, JSON.stringify(r.body));
     assert.equal(r.body.slp.format, 'pkg.slp');
     assert.equal(r.body.slp.labeled_frames, 3);
-    assert.deepEqual(r.body.slp.videos.map((v: any) => [v.embedded, v.frames, v.width, v.height]), [[true, 3, 160, 120]]);
+    assert.deepEqual(r.body.slp.videos.map((v: SlpSummaryView['videos'][number]) => [v.embedded, v.frames, v.width, v.height]), [[true, 3, 160, 120]]);
     assert.deepEqual(r.body.slp.skeletons[0].nodes, ['node0', 'node1']);
     assert.deepEqual(r.body.slp.external_videos, []);
     assert.deepEqual(r.body.warnings, []);

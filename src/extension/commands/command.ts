@@ -21,8 +21,10 @@ export async function showError(s: Pick<Services, 'log'>, e: unknown, doing: str
 /**
  * Registers `sleapRtc.<id>`: errors become a message with next steps (never a stack trace),
  * and the handler's result is returned to executeCommand callers (tests, other extensions).
+ * The arguments are whatever the caller (a menu, a keybinding, executeCommand) passed, unchecked:
+ * `unknown`, for the handler to narrow.
  */
-export function register(s: Services, id: string, doing: string, handler: (...args: any[]) => Promise<unknown> | unknown): void {
+export function register(s: Services, id: string, doing: string, handler: (...args: unknown[]) => unknown): void {
   s.context.subscriptions.push(
     vscode.commands.registerCommand(`sleapRtc.${id}`, async (...args: unknown[]) => {
       try {

@@ -132,6 +132,6 @@ export async function submitFlow(s: Services, given?: vscode.Uri): Promise<JobVi
 }
 
 export function registerSubmitCommands(s: Services): void {
-  register(s, 'submitJob', 'Submit Training Job', (uri?: vscode.Uri) => submitFlow(s, uri instanceof vscode.Uri ? uri : undefined));
-  register(s, 'trainDataset', 'Train on This Dataset', (uri?: vscode.Uri) => submitFlow(s, uri instanceof vscode.Uri ? uri : undefined));
+  register(s, 'submitJob', 'Submit Training Job', (uri?: unknown) => submitFlow(s, uri instanceof vscode.Uri ? uri : undefined));
+  register(s, 'trainDataset', 'Train on This Dataset', (uri?: unknown) => submitFlow(s, uri instanceof vscode.Uri ? uri : undefined));
 }

@@ -20,8 +20,10 @@ async function uploadArg(s: Services, arg: unknown, what: (u: UploadView) => boo
 }
 
 export function registerUploadCommands(s: Services): void {
-  register(s, 'uploadDataset', 'Upload Dataset', async (uri?: vscode.Uri, selected?: vscode.Uri[]) => {
-    let uris = selected?.length ? selected : uri instanceof vscode.Uri ? [uri] : undefined;
+  register(s, 'uploadDataset', 'Upload Dataset', async (uri?: unknown, selected?: unknown) => {
+    // The Explorer passes the clicked resource and, with several selected, all of them.
+    const all = Array.isArray(selected) ? selected.filter((u): u is vscode.Uri => u instanceof vscode.Uri) : [];
+    let uris = all.length ? all : uri instanceof vscode.Uri ? [uri] : undefined;
     if (!uris) {
       uris = await vscode.window.showOpenDialog({ canSelectFiles: true, canSelectFolders: true, canSelectMany: true, openLabel: 'Upload', title: 'Upload a SLEAP dataset', filters: { 'SLEAP datasets': ['slp', 'zip'] } });
       if (!uris?.length) return undefined;
@@ -53,7 +55,7 @@ export function registerUploadCommands(s: Services): void {
   control('resumeUpload', 'Resume Upload', 'resume', (u) => u.state === 'paused' || u.state === 'failed', 'no upload is paused');
   control('cancelUpload', 'Cancel Upload', 'cancel', (u) => u.state !== 'completed' && u.state !== 'cancelled', 'no upload to cancel');
 
-  register(s, 'watchFolder', 'Watch Folder', async (uri?: vscode.Uri) => {
+  register(s, 'watchFolder', 'Watch Folder', async (uri?: unknown) => {
     let folder = uri instanceof vscode.Uri ? uri : undefined;
     if (!folder) {
       const picked = await vscode.window.showOpenDialog({ canSelectFiles: false, canSelectFolders: true, openLabel: 'Watch', title: 'Watch a folder for new or changed datasets' });

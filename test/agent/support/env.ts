@@ -44,6 +44,10 @@ export interface AgentProcess {
   port: number;
   token: string;
   proc: Spawned;
+  /** fetch against the agent with its token (or another, or none). */
+  // The body is the parsed JSON, as the tests read it: each asserts on the fields it expects, and a
+  // missing one fails that assertion (validating every answer again here would only restate the schemas).
+  // eslint-disable-next-line @typescript-eslint/no-explicit-any -- see above
   api(path: string, init?: { method?: string; body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
 }
 

@@ -191,7 +191,7 @@ async function latencyPhase(api: SleapRtcApi, dataset: string, name: string, tra
   };
   const started = Date.now();
   const cpuBefore = cpuOfAllProcesses();
-  let cpu: LatencyPhase['cpu'] = [];
+  let cpu: LatencyPhase['cpu'];
   try {
     await waitFor(() => fresh().length >= wanted, `${wanted} draws of new events`, 240_000, { ...POLL, lastSeen: () => `${fresh().length} draws` });
     cpu = cpuShares(cpuBefore, cpuOfAllProcesses(), (Date.now() - started) / 1000);

@@ -63,11 +63,10 @@ export async function findWebviews(page: Page, match: string): Promise<Frame[]> 
 
 /** Waits up to `timeoutMs` for a content frame matching `match`; the first one when several do. */
 export async function waitForWebview(page: Page, match: string, timeoutMs: number): Promise<Frame> {
-  let seen: string[] = [];
   try {
     return await waitFor(async () => (await findWebviews(page, match))[0], `a webview matching ${JSON.stringify(match)}`, timeoutMs, { intervalMs: 200 });
   } catch (e) {
-    seen = await describeWebviews(page);
-    throw new Error(`${(e as Error).message}; webviews open: ${seen.length ? seen.join(' | ') : 'none'}`);
+    const seen = await describeWebviews(page);
+    throw new Error(`${(e as Error).message}; webviews open: ${seen.length ? seen.join(' | ') : 'none'}`, { cause: e });
   }
 }
