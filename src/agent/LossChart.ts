@@ -32,7 +32,7 @@ export function renderLossChart(points: readonly LossPoint[], opts: ChartOptions
   const pts = points.filter((p) => isFiniteNum(p.train) || isFiniteNum(p.val));
   if (pts.length === 0) return ['(no losses yet)'];
   const values = pts.flatMap((p) => [p.train, p.val]).filter(isFiniteNum);
-  const lo = Math.min(...values);
+  let lo = Math.min(...values);
   const hi = Math.max(...values);
   const log = lo > 0 && hi / lo > 100;
   if (log) {
