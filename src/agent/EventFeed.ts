@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Emitter, rethrow } from '../core/Emitter.js';
 
 /** Events kept for clients that reconnect (each is one serialized SSE block, a few hundred bytes). */
 const CAPACITY = 10_000;
@@ -22,7 +23,8 @@ export class EventFeed {
   /** Ring of serialized blocks; `kept[i]` has number `first + i`. */
   private readonly kept: string[] = [];
   private first = 1;
-  private readonly listeners = new Set<(block: string) => void>();
+  // A subscriber's failure is the publisher's, as before: rethrown, not swallowed.
+  private readonly published = new Emitter<string>(rethrow);
 
   publish(event: string, data: unknown): void {
     const block = `id: ${this.run}.${this.next++}\nevent: ${event}\ndata: ${JSON.stringify(data)}\n\n`;
@@ -31,7 +33,7 @@ export class EventFeed {
       this.kept.shift();
       this.first++;
     }
-    for (const l of [...this.listeners]) l(block);
+    this.published.fire(block);
   }
 
   /**
@@ -44,8 +46,7 @@ export class EventFeed {
       if (Array.isArray(missed)) for (const b of missed) send(b);
       else send(this.reset(missed));
     }
-    this.listeners.add(send);
-    return () => this.listeners.delete(send);
+    return this.published.event(send);
   }
 
   /** The blocks after `id`, or why they cannot be given. */

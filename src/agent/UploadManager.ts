@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { basename } from 'node:path';
+import { Emitter } from '../core/Emitter.js';
 import { AppError, isAppError, toAppError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import type { UploadState, UploadView } from '../core/schemas/agent.js';
@@ -44,14 +45,13 @@ const STATE_OF: Partial<Record<UploaderState, UploadState>> = { reconciling: 'up
  */
 export class UploadManager {
   private readonly runs = new Map<string, Run>();
-  private readonly listeners = new Set<(e: UploadEvent) => void>();
+  private readonly changed = new Emitter<UploadEvent>((err) => this.o.log.warn('event listener failed', { error: String(err) }));
   private closed = false;
 
   constructor(private readonly o: UploadManagerOptions) {}
 
   onDidChange(fn: (e: UploadEvent) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.changed.event(fn);
   }
 
   /** Restarts every upload the ledger holds unfinished (not the paused ones). */
@@ -337,13 +337,7 @@ export class UploadManager {
   }
 
   private emit(e: UploadEvent): void {
-    for (const fn of this.listeners) {
-      try {
-        fn(e);
-      } catch (err) {
-        this.o.log.warn('event listener failed', { error: String(err) });
-      }
-    }
+    this.changed.fire(e);
   }
 
   view(u: LedgerUpload): UploadView {

@@ -6,7 +6,7 @@ import { AgentLocator } from './agent/AgentLocator.js';
 import { agentLogFile } from './agent/AgentProcess.js';
 import { AgentSupervisor, type AgentSupervisorStateChange as AgentStateChange } from './agent/AgentSupervisor.js';
 import type { AgentEvent } from '../core/AgentClient.js';
-import { Emitter } from '../core/rtc/Emitter.js';
+import { Emitter } from '../core/Emitter.js';
 import { LogTail, type LogLevel } from './LogTail.js';
 import type { Settings } from './settings.js';
 import { join } from 'node:path';

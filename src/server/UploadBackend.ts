@@ -3,13 +3,13 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
-  ListPartsCommand,
   GetObjectCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError } from '../core/errors.js';
+import { listAllParts } from '../core/listAllParts.js';
 import type { PartChecksumBody, PartUrl, UploadedPart } from '../core/schemas/backend.js';
 
 export interface UploadBackendOptions {
@@ -72,31 +72,16 @@ export class UploadBackend {
     );
   }
 
-  /** Every uploaded part, following ListParts pages (1,000 parts each) to the end. */
+  /** Every uploaded part, following ListParts pages to the end. */
   async listParts(key: string, uploadId: string): Promise<UploadedPart[]> {
-    const parts: UploadedPart[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < 11; page++) {
-      const r = await this.call(() =>
-        this.o.s3.send(new ListPartsCommand({ Bucket: this.o.bucket, Key: key, UploadId: uploadId, PartNumberMarker: marker, MaxParts: 1000 })),
-        true,
-      );
-      for (const p of r.Parts ?? []) {
-        if (p.PartNumber === undefined || !p.ETag) continue;
-        parts.push({
-          part_number: p.PartNumber,
-          etag: p.ETag,
-          size: p.Size ?? 0,
-          ...(p.ChecksumCRC32 ? { checksum_crc32: p.ChecksumCRC32 } : {}),
-          ...(p.ChecksumCRC32C ? { checksum_crc32c: p.ChecksumCRC32C } : {}),
-        });
-      }
-      if (!r.IsTruncated) return parts;
-      const next = r.NextPartNumberMarker;
-      if (next === undefined || next === marker) throw new AppError('upstream_error', 'the S3 server said ListParts is truncated but gave no next marker');
-      marker = next;
-    }
-    throw new AppError('upstream_error', 'ListParts returned more than 10,000 parts');
+    const parts = await listAllParts({ bucket: this.o.bucket, key, uploadId }, (command) => this.call(() => this.o.s3.send(command), true));
+    return parts.map((p) => ({
+      part_number: p.partNumber,
+      etag: p.etag,
+      size: p.size,
+      ...(p.checksumCrc32 ? { checksum_crc32: p.checksumCrc32 } : {}),
+      ...(p.checksumCrc32c ? { checksum_crc32c: p.checksumCrc32c } : {}),
+    }));
   }
 
   /** Completes, then reads size, ETag and metadata back (RGW answers Complete with an empty ETag). */

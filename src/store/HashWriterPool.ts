@@ -1,6 +1,11 @@
 import { availableParallelism } from 'node:os';
-import { Worker } from 'node:worker_threads';
-import { HASH_WRITER_SOURCE } from './hashWriterWorker.js';
+import type { Worker } from 'node:worker_threads';
+import { startWorkerThread } from '../core/workerThread.js';
+import type { HashWriterReply, HashWriterRequest } from './hashWriterThread.js';
+
+// Imported dynamically, and only here: a chunk of its own in the bundles, so the URL it gives is
+// the file a worker thread can start from (hashWriterThread.ts says why).
+const { HASH_WRITER_THREAD, hashWriterThreadUrl } = await import('./hashWriterThread.js');
 
 /**
  * Worker threads that hash request bodies (MD5 for the ETag, SHA-1/SHA-256 when asked) and write
@@ -12,11 +17,7 @@ import { HASH_WRITER_SOURCE } from './hashWriterWorker.js';
  * handed over but not yet written, so memory stays bounded whatever the client sends.
  */
 
-type Reply =
-  | { op: 'ack'; id: number; bytes: number }
-  | { op: 'done'; id: number; digests: Record<string, Uint8Array> }
-  | { op: 'aborted'; id: number }
-  | { op: 'error'; id: number; message: string; code?: string };
+type Reply = HashWriterReply;
 
 /** Bytes a job may have in flight (handed over, not yet written) before write() waits. */
 const WINDOW = 1024 * 1024;
@@ -27,8 +28,8 @@ class Thread {
   dead = false;
 
   constructor(onDeath: (t: Thread) => void) {
-    this.worker = new Worker(HASH_WRITER_SOURCE, {
-      eval: true,
+    this.worker = startWorkerThread(hashWriterThreadUrl, {
+      workerData: HASH_WRITER_THREAD,
       name: 'store-hash-writer',
       // Hashes and a few messages: a small heap keeps the thread's RSS small.
       resourceLimits: { maxOldGenerationSizeMb: 32, maxYoungGenerationSizeMb: 2 },
@@ -44,6 +45,11 @@ class Thread {
     this.worker.on('error', (e) => die(e));
     this.worker.on('exit', (code) => die(new Error(`the hash writer thread exited (code ${code})`)));
     this.worker.unref();
+  }
+
+  /** Sends a request of the protocol (hashWriterThread.ts), transferring `transfer`. */
+  post(m: HashWriterRequest, transfer: ArrayBuffer[] = []): void {
+    this.worker.postMessage(m, transfer);
   }
 
   /** A thread keeps the process alive only while it has jobs (as a pending fs call would). */
@@ -82,7 +88,7 @@ export class HashWriteJob {
     let n = 0;
     for (const b of bufs) n += b.length;
     this.inflight += n;
-    this.thread.worker.postMessage({ op: 'write', id: this.id, bufs }, bufs.map((b) => b.buffer as ArrayBuffer));
+    this.thread.post({ op: 'write', id: this.id, bufs }, bufs.map((b) => b.buffer as ArrayBuffer));
     while (this.inflight > WINDOW && !this.failure) await new Promise<void>((r) => (this.wake = r));
     if (this.failure) throw this.failure;
   }
@@ -92,7 +98,7 @@ export class HashWriteJob {
     if (this.failure) return Promise.reject(this.failure);
     return new Promise((resolve, reject) => {
       this.finished = { resolve, reject };
-      this.thread.worker.postMessage({ op: 'finish', id: this.id });
+      this.thread.post({ op: 'finish', id: this.id });
     });
   }
 
@@ -103,7 +109,7 @@ export class HashWriteJob {
     // once, while a flush of the first might still use the descriptor.
     this.aborting ??= new Promise((resolve) => {
       this.aborted = resolve;
-      this.thread.worker.postMessage({ op: 'abort', id: this.id });
+      this.thread.post({ op: 'abort', id: this.id });
     });
     return this.aborting;
   }
@@ -170,7 +176,7 @@ export class HashWriterPool {
     const id = this.nextId++;
     const job = new HashWriteJob(thread, id);
     thread.add(id, job);
-    thread.worker.postMessage({ op: 'open', id, fd, algs, direct });
+    thread.post({ op: 'open', id, fd, algs, direct });
     return job;
   }
 

@@ -4,7 +4,7 @@ import type { ObjectMeta } from './DiskBackend.js';
 import { decodeToken, encodeToken, listKeys } from './listing.js';
 import { hasQuery, intParam, queryParam, validateKey } from './request.js';
 import { S3Error, isS3Error } from './S3Error.js';
-import { parseDeleteObjects, xmlDate, xmlDocument } from './xml.js';
+import { parseCreateBucketConfiguration, parseDeleteObjects, xmlDate, xmlDocument } from './xml.js';
 
 /** Service- and bucket-level operations: buckets, listings, multi-object delete. */
 
@@ -31,7 +31,7 @@ export async function listBuckets(ctx: Ctx): Promise<void> {
 
 export async function createBucket(ctx: Ctx): Promise<void> {
   const body = await optionalSmallBody(ctx, 64 * 1024);
-  const constraint = /<LocationConstraint>([^<]*)<\/LocationConstraint>/.exec(body.toString('utf8'))?.[1];
+  const constraint = parseCreateBucketConfiguration(body.toString('utf8'));
   if (constraint && constraint !== ctx.deps.region) {
     throw new S3Error('InvalidArgument', `The specified location-constraint "${constraint}" is not valid: this store serves region ${ctx.deps.region}.`);
   }

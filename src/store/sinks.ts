@@ -1,6 +1,7 @@
 import { constants } from 'node:fs';
 import { open, unlink, type FileHandle } from 'node:fs/promises';
 import { Writable } from 'node:stream';
+import { writevAll } from '../core/writevAll.js';
 import { createDigest, type ChecksumAlgorithm, type Digest } from './checksums.js';
 import { gcPacer } from './GcPacer.js';
 import type { HashWriteJob, HashWriterPool } from './HashWriterPool.js';
@@ -134,7 +135,7 @@ export class FileSink extends Writable {
       n += b.length;
     }
     gcPacer.add(n);
-    if (!this.job) return void this.writeAll(bufs).then(() => cb(), (e: Error) => cb(e));
+    if (!this.job) return void writevAll(this.fh!, bufs).then(() => cb(), (e: Error) => cb(e));
     for (const b of bufs) this.batch.push(this.opts.ownsChunks && wholeBuffer(b) ? b : new Uint8Array(b));
     this.batchBytes += n;
     if (this.batchBytes < HANDOFF_BATCH) return cb();
@@ -151,23 +152,6 @@ export class FileSink extends Writable {
     this.batch = [];
     this.batchBytes = 0;
     return bufs.length ? this.job!.write(bufs) : Promise.resolve();
-  }
-
-  private async writeAll(bufs: Buffer[]): Promise<void> {
-    let pending = bufs;
-    while (pending.length > 0) {
-      const { bytesWritten } = await this.fh!.writev(pending);
-      let n = bytesWritten;
-      const rest: Buffer[] = [];
-      for (const b of pending) {
-        if (n >= b.length) n -= b.length;
-        else {
-          rest.push(b.subarray(n));
-          n = 0;
-        }
-      }
-      pending = rest;
-    }
   }
 
   override _final(cb: (err?: Error | null) => void): void {

@@ -2,7 +2,7 @@ import { XMLBuilder, XMLParser, XMLValidator } from 'fast-xml-parser';
 import { CHECKSUM_ALGORITHMS, type ChecksumAlgorithm } from './checksums.js';
 import { S3Error } from './S3Error.js';
 
-/** S3 XML documents: every response body and the two request bodies this store reads. */
+/** S3 XML documents: every response body and the request bodies this store reads. */
 
 const NS = 'http://s3.amazonaws.com/doc/2006-03-01/';
 const HEAD = '<?xml version="1.0" encoding="UTF-8"?>\n';
@@ -42,6 +42,18 @@ function parseXml(text: string, root: string): Record<string, unknown> {
   const body = doc[root];
   if (body === undefined) throw new S3Error('MalformedXML', `The XML you provided must have <${root}> as its root element.`);
   return typeof body === 'object' && body !== null ? (body as Record<string, unknown>) : {};
+}
+
+/**
+ * The optional body of CreateBucket: `<CreateBucketConfiguration><LocationConstraint>region
+ * </LocationConstraint></CreateBucketConfiguration>`. The constraint, or undefined when there is
+ * no body or it names none (us-east-1's way); a body that is no such document is MalformedXML.
+ */
+export function parseCreateBucketConfiguration(text: string): string | undefined {
+  if (text.trim() === '') return undefined;
+  const body = parseXml(text, 'CreateBucketConfiguration');
+  const constraint = body.LocationConstraint;
+  return typeof constraint === 'string' && constraint !== '' ? constraint : undefined;
 }
 
 export interface CompletePart {

@@ -69,9 +69,9 @@ export class Worker {
       log: o.log,
       ...o.signaling,
     });
-    this.signaling.on('peer_message', (m) => void this.onPeerMessage(m.from_peer_id, m.payload));
-    this.signaling.on('offer', (m) => void this.onOffer(m.sender, m.sdp));
-    this.signaling.on('candidate', (m) => {
+    this.signaling.onPeerMessage((m) => void this.onPeerMessage(m.from_peer_id, m.payload));
+    this.signaling.onOffer((m) => void this.onOffer(m.sender, m.sdp));
+    this.signaling.onCandidate((m) => {
       const entry = this.links.get(m.sender);
       entry?.link.handleCandidate(m.candidate).catch((e: unknown) => this.log.debug('candidate refused', { from: m.sender, error: String(e) }));
     });

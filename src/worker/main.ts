@@ -17,7 +17,7 @@ export async function runWorker(flags: Record<string, unknown>): Promise<void> {
   const cfg = loadCommandConfig(workerConfigSchema, flags);
   const log = createLogger('worker');
   const worker = await buildWorker(cfg, log, process.env);
-  worker.signaling.on('closed', (err) => {
+  worker.signaling.onClosed((err) => {
     if (!err) return;
     // Refused for good (token revoked, peer id taken over): a worker nobody can reach ends.
     log.error('signaling stopped for good; exiting', { error: err.message });

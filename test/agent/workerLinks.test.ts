@@ -42,12 +42,10 @@ describe('WorkerLinks (server, worker process, mute peer)', () => {
     });
     const onAnswer = (m: { sender: string; sdp: string }): void => links.answer(m.sender, m.sdp);
     const onCandidate = (m: { sender: string; candidate: unknown }): void => links.candidate(m.sender, m.candidate);
-    env.client.on('answer', onAnswer);
-    env.client.on('candidate', onCandidate);
+    const offs = [env.client.onAnswer(onAnswer), env.client.onCandidate(onCandidate)];
     const close = links.close.bind(links);
     links.close = async () => {
-      env.client.off('answer', onAnswer);
-      env.client.off('candidate', onCandidate);
+      for (const off of offs) off();
       await close();
     };
     pools.push(links);
@@ -61,7 +59,7 @@ describe('WorkerLinks (server, worker process, mute peer)', () => {
     const res = await submit(env, { job_id: 'job-links', dataset: await uploadDataset(env, slp.path), config: longConfig });
     assert.equal(res.accepted, true, JSON.stringify(res));
     mute = new SignalingClient({ url: env.server.url, peerId: 'mute-worker', role: 'worker', roomId: 'lab', token: env.server.rooms.lab, metadata: { tags: ['builtin'] }, backoff: { initialMs: 100, maxMs: 1000 } });
-    mute.on('offer', (m) => offersToMute.push(m.sender));
+    mute.onOffer((m) => offersToMute.push(m.sender));
     await mute.connect();
   });
 

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { AgentClient, AgentEvent } from '../../src/core/AgentClient.js';
-import { Emitter } from '../../src/core/rtc/Emitter.js';
+import { Emitter } from '../../src/core/Emitter.js';
 import type { UploadView } from '../../src/core/schemas/agent.js';
 import { AgentEvents, type AgentEventSource, type AgentReset } from '../../src/extension/agent/AgentEvents.js';
 import { waitFor } from '../support/wait.js';

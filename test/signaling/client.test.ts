@@ -90,7 +90,10 @@ describe('SignalingClient against a scripted server', () => {
     const c = make({ livenessTimeoutMs: 300 });
     await c.connect();
     let reRegisteredAt: number | undefined;
-    c.once('registered', () => (reRegisteredAt = Date.now()));
+    const off = c.onRegistered(() => {
+      off();
+      reRegisteredAt = Date.now();
+    });
     // Dropping the socket is all the claim; how soon after the timeout depends on the machine's
     // load, so only the lower bound is asserted (never before 300 ms of silence).
     const t = await waitFor(() => reRegisteredAt, 'the client to drop the silent socket and register again', 10_000, { intervalMs: 10 });
@@ -157,7 +160,7 @@ describe('SignalingClient against a scripted server', () => {
       },
     };
     const c = make();
-    const closed = new Promise<Error | undefined>((resolve) => c.once('closed', resolve));
+    const closed = new Promise<Error | undefined>((resolve) => c.onClosed(resolve));
     await c.connect();
     const reason = await closed;
     assert.ok(isSignalingError(reason, 'duplicate_peer'));
@@ -172,8 +175,8 @@ describe('SignalingClient against a scripted server', () => {
     const c = make();
     await c.connect();
     const got: string[] = [];
-    c.on('message', (m) => got.push(m.type));
-    const offer = new Promise((resolve) => c.once('offer', resolve));
+    c.onMessage((m) => got.push(m.type));
+    const offer = new Promise((resolve) => c.onOffer(resolve));
     const ws = connections[0].ws;
     ws.send('not json');
     send(ws, { type: 'offer', sender: 'bad id!', target: 'w1', sdp: 'x' });

@@ -2,6 +2,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { createInterface } from 'node:readline';
 import WebSocket from 'ws';
+import type { Subscribe } from '../../src/core/Emitter.js';
 import type { SignalingServerMessage } from '../../src/core/schemas/signaling.js';
 import { SignalingClient, type SignalingClientEvents, type SignalingClientOptions } from '../../src/core/signaling/SignalingClient.js';
 import { repoRoot, spawnCli, type Spawned } from '../support/proc.js';
@@ -64,25 +65,39 @@ export function clientOptions(srv: SignalingServerProc, peerId: string, extra: P
   return { url: srv.url, peerId, role: 'client', roomId: room, token: srv.rooms[room], backoff: { initialMs: 100, maxMs: 1000 }, livenessTimeoutMs: 3000, requestTimeoutMs: 5000, ...rest };
 }
 
-/** Resolves with the first `event` whose arguments satisfy `pred`; rejects after `ms`. */
+/** Each event of a client, by its name. */
+const subscribeTo: { [K in keyof SignalingClientEvents]: (c: SignalingClient) => Subscribe<SignalingClientEvents[K]> } = {
+  message: (c) => c.onMessage,
+  registered: (c) => c.onRegistered,
+  peer_message: (c) => c.onPeerMessage,
+  offer: (c) => c.onOffer,
+  answer: (c) => c.onAnswer,
+  candidate: (c) => c.onCandidate,
+  peer_joined: (c) => c.onPeerJoined,
+  peer_left: (c) => c.onPeerLeft,
+  server_error: (c) => c.onServerError,
+  state: (c) => c.onStateChange,
+  closed: (c) => c.onClosed,
+};
+
+/** Resolves with the first `event` whose value satisfies `pred`; rejects after `ms`. */
 export function waitEvent<K extends keyof SignalingClientEvents>(
   client: SignalingClient,
   event: K,
-  pred: (...args: SignalingClientEvents[K]) => boolean = () => true,
+  pred: (value: SignalingClientEvents[K]) => boolean = () => true,
   ms = 5000,
 ): Promise<SignalingClientEvents[K]> {
   return new Promise((resolve, reject) => {
-    const on = (...args: SignalingClientEvents[K]): void => {
-      if (!pred(...args)) return;
+    const off = subscribeTo[event](client)((value) => {
+      if (!pred(value)) return;
       clearTimeout(timer);
-      (client.off as (e: K, l: typeof on) => void)(event, on);
-      resolve(args);
-    };
+      off();
+      resolve(value);
+    });
     const timer = setTimeout(() => {
-      (client.off as (e: K, l: typeof on) => void)(event, on);
+      off();
       reject(new Error(`no ${String(event)} event within ${ms} ms`));
     }, ms);
-    (client.on as (e: K, l: typeof on) => void)(event, on);
   });
 }
 

@@ -83,19 +83,19 @@ describe('signaling in `sleap-rtc server` (real processes)', () => {
 
     const reply = waitEvent(c, 'peer_message', (m) => m.from_peer_id === 'gpu-1' && m.payload.job_id === 'job-1');
     await c.sendPeerMessage('gpu-1', { app_message_type: 'job_request', job_id: 'job-1', config: { trainer: 'builtin' } });
-    const [resp] = await reply;
+    const resp = await reply;
     assert.deepEqual(resp.payload, { app_message_type: 'job_response', job_id: 'job-1', accepted: true });
     const got = await gpu1.waitLine((l) => l.event === 'peer_message' && (l.payload as { job_id?: string }).job_id === 'job-1');
     assert.deepEqual(got.payload, { app_message_type: 'job_request', job_id: 'job-1', config: { trainer: 'builtin' } }, 'the payload arrives unread and whole');
 
     const refused = waitEvent(stranger, 'server_error');
     await stranger.sendPeerMessage('gpu-1', { app_message_type: 'job_request', job_id: 'job-x-room' });
-    const [err] = await refused;
+    const err = await refused;
     assert.equal(err.signalingCode, 'unknown_peer');
     assert.equal(err.peerId, 'gpu-1');
     const unknown = waitEvent(c, 'server_error');
     await c.sendPeerMessage('no-such-peer', { app_message_type: 'job_request', job_id: 'job-nobody' });
-    assert.equal((await unknown)[0].signalingCode, 'unknown_peer', 'an unknown id and a peer of another room answer the same');
+    assert.equal((await unknown).signalingCode, 'unknown_peer', 'an unknown id and a peer of another room answer the same');
 
     // A marker sent after the refused one arrives; the refused one never did.
     await c.sendPeerMessage('gpu-1', { app_message_type: 'job_request', job_id: 'job-marker' });
@@ -107,13 +107,13 @@ describe('signaling in `sleap-rtc server` (real processes)', () => {
     const c = await client('c-rtc');
     const answered = waitEvent(c, 'answer', (m) => m.sender === 'gpu-1');
     await c.sendOffer('gpu-1', 'v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n');
-    const [answer] = await answered;
+    const answer = await answered;
     assert.deepEqual(answer, { type: 'answer', sender: 'gpu-1', target: 'c-rtc', sdp: 'answer:v=0\r\no=- 1 1 IN IP4 127.0.0.1\r\n' });
 
     const cand = { candidate: 'candidate:1 1 udp 2130706431 127.0.0.1 50000 typ host', sdpMid: '0', sdpMLineIndex: 0 };
     const echoed = waitEvent(c, 'candidate', (m) => m.sender === 'gpu-1');
     await c.sendCandidate('gpu-1', cand);
-    assert.deepEqual((await echoed)[0], { type: 'candidate', sender: 'gpu-1', target: 'c-rtc', candidate: cand });
+    assert.deepEqual(await echoed, { type: 'candidate', sender: 'gpu-1', target: 'c-rtc', candidate: cand });
   });
 
   test('bad frames (non-JSON, unknown type, bad fields, binary, oversize) get coded errors and the socket stays usable', async () => {
@@ -205,7 +205,7 @@ describe('signaling in `sleap-rtc server` (real processes)', () => {
     assert.deepEqual(ids(await c.discover({ role: 'worker', tags: [] })).includes('doomed'), true);
     const left = waitEvent(c, 'peer_left', (m) => m.peer_id === 'doomed', 5000);
     await doomed.kill('SIGKILL');
-    assert.deepEqual((await left)[0], { type: 'peer_left', peer_id: 'doomed', reason: 'closed' });
+    assert.deepEqual(await left, { type: 'peer_left', peer_id: 'doomed', reason: 'closed' });
     assert.equal(ids(await c.discover({})).includes('doomed'), false);
   });
 
@@ -217,7 +217,7 @@ describe('signaling in `sleap-rtc server` (real processes)', () => {
     const t0 = Date.now();
     frozen.child.kill('SIGSTOP');
     try {
-      assert.deepEqual((await left)[0], { type: 'peer_left', peer_id: 'frozen', reason: 'timeout' });
+      assert.deepEqual(await left, { type: 'peer_left', peer_id: 'frozen', reason: 'timeout' });
       const elapsed = Date.now() - t0;
       // It was last heard at the ping before SIGSTOP, up to one interval earlier.
       assert.ok(elapsed >= (PEER_TIMEOUT_S - PING_INTERVAL_S) * 1000, `dropped after ${elapsed} ms, before the deadline`);
@@ -225,7 +225,7 @@ describe('signaling in `sleap-rtc server` (real processes)', () => {
     } finally {
       frozen.child.kill('SIGCONT');
     }
-    const [back] = await waitEvent(c, 'peer_joined', (m) => m.peer.peer_id === 'frozen', 10_000);
+    const back = await waitEvent(c, 'peer_joined', (m) => m.peer.peer_id === 'frozen', 10_000);
     assert.deepEqual(back.peer.metadata, { tags: ['gpu'], properties: { status: 'available' } });
   });
 
@@ -240,7 +240,7 @@ describe('signaling in `sleap-rtc server` (real processes)', () => {
     const wBack = waitEvent(w, 'registered', () => true, 10_000);
     const t0 = Date.now();
     await srv.killAndRestart();
-    const [[cReg], [wReg]] = await Promise.all([cBack, wBack]);
+    const [cReg, wReg] = await Promise.all([cBack, wBack]);
     await gpu1.waitLine((l) => l.event === 'registered' && gpu1.lines.filter((x) => x.event === 'registered').length > gpu1Registrations, 10_000);
     const elapsed = Date.now() - t0;
     assert.ok(elapsed < 10_000, `re-registered after ${elapsed} ms`);

@@ -7,6 +7,7 @@ import {
   DeleteObjectCommand,
   CreateMultipartUploadCommand,
   GetObjectCommand,
+  HeadBucketCommand,
   ListPartsCommand,
   PutObjectCommand,
   S3Client,
@@ -245,5 +246,30 @@ describe('store: bad input is refused and leaves nothing behind', () => {
     } finally {
       agent.destroy();
     }
+  });
+
+  test('CreateBucket\'s configuration is read as XML: a well-formed one (declaration, namespace, comment) is honoured, a malformed one is MalformedXML and creates nothing', async () => {
+    const create = async (config: string) => {
+      const name = `cfg-${randomBytes(4).toString('hex')}`;
+      const { head } = await signedHead(t, { method: 'PUT', path: `/${name}`, payloadHash: sha256hex(config), headers: { 'content-length': String(Buffer.byteLength(config)) } });
+      return { name, r: (await rawExchange(t, [head, config], { responses: 1 })).responses[0] };
+    };
+    const bucketExists = (name: string) => s3.send(new HeadBucketCommand({ Bucket: name })).then(() => true, () => false);
+    const doc = (constraint: string) => `<?xml version="1.0" encoding="UTF-8"?>\n<CreateBucketConfiguration xmlns="http://s3.amazonaws.com/doc/2006-03-01/">\n  <!-- where -->\n  <LocationConstraint>${constraint}</LocationConstraint>\n</CreateBucketConfiguration>`;
+
+    const ok = await create(doc('us-east-1'));
+    assert.equal(ok.r?.status, 200, ok.r?.body.toString());
+    assert.ok(await bucketExists(ok.name));
+
+    const elsewhere = await create(doc('eu-west-1'));
+    assertS3Error(elsewhere.r, 400, 'InvalidArgument', 'another region');
+    assert.match(elsewhere.r!.body.toString(), /eu-west-1/);
+
+    // Cut short: the old pattern match found its constraint and made the bucket.
+    const cut = await create('<CreateBucketConfiguration><LocationConstraint>us-east-1</LocationConstraint>');
+    assertS3Error(cut.r, 400, 'MalformedXML', 'an unclosed configuration');
+    assert.equal(await bucketExists(cut.name), false, 'no bucket from a malformed request');
+    const wrongRoot = await create('<Configuration><LocationConstraint>us-east-1</LocationConstraint></Configuration>');
+    assertS3Error(wrongRoot.r, 400, 'MalformedXML', 'another root element');
   });
 });

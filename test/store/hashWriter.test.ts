@@ -160,6 +160,36 @@ describe('store in this process: its hash writer threads', () => {
   });
 });
 
+// The threads' code is a module of its own (hashWriterThread.ts), which the bundles carry as a
+// chunk of its own: the store as users run it (dist/cli.js) and as the .vsix ships it
+// (dist/bundled/) must start its threads from that chunk. A thread that cannot start fails the PUT.
+for (const built of [true, 'bundled'] as const) {
+  const name = built === true ? 'dist/cli.js' : 'dist/bundled/sleap-rtc.mjs';
+  describe(`the store from ${name}: bodies hashed and written on its threads`, () => {
+    let t: EmbeddedStoreTarget;
+    before(async () => {
+      t = await startEmbeddedStore({ built });
+    });
+    after(async () => {
+      await t?.stop();
+    });
+
+    test('a 3 MiB PutObject (with a SHA-256 checksum computed on the thread) is stored with ETag = MD5 and reads back the same', async () => {
+      const s3 = clientFor(t);
+      try {
+        const bucket = await newBucket(s3, 'hwb');
+        const data = randomBytes(3 * MiB + 7);
+        const put = await s3.send(new PutObjectCommand({ Bucket: bucket, Key: 'k', Body: data, ChecksumSHA256: createHash('sha256').update(data).digest('base64') }));
+        assert.equal(put.ETag, `"${md5hex(data)}"`);
+        const got = await s3.send(new GetObjectCommand({ Bucket: bucket, Key: 'k' }));
+        assert.ok(Buffer.from(await got.Body!.transformToByteArray()).equals(data));
+      } finally {
+        s3.destroy();
+      }
+    });
+  });
+}
+
 describe('store: digests of bodies hashed off the main thread are still verified', () => {
   let t: EmbeddedStoreTarget;
   let s3: S3Client;

@@ -11,11 +11,20 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** Which sleap-rtc a test runs: the sources (tsx), dist/cli.js (`true`) or the .vsix's dist/bundled/ copy. */
+export type CliBuild = boolean | 'bundled';
+
+/** The node arguments that start sleap-rtc as `built` says. */
+export function cliEntry(built: CliBuild | undefined): string[] {
+  if (built === 'bundled') return ['dist/bundled/sleap-rtc.mjs'];
+  return built ? ['dist/cli.js'] : ['--import', 'tsx', 'src/cli.ts'];
+}
+
 /** Runs `sleap-rtc <args>` as a real child process and waits for a stdout line. */
-export async function spawnCli(args: string[], opts: { waitFor: RegExp; env?: NodeJS.ProcessEnv; timeoutMs?: number; built?: boolean }): Promise<Spawned> {
-  // `built` runs the esbuild bundle (dist/cli.js, as users run it; `npm test` builds it first),
-  // otherwise the sources through tsx.
-  const entry = opts.built ? ['dist/cli.js'] : ['--import', 'tsx', 'src/cli.ts'];
+export async function spawnCli(args: string[], opts: { waitFor: RegExp; env?: NodeJS.ProcessEnv; timeoutMs?: number; built?: CliBuild }): Promise<Spawned> {
+  // `built` runs an esbuild bundle (dist/cli.js, as users run it, or the extension's
+  // dist/bundled/ copy; `npm test` builds both first), otherwise the sources through tsx.
+  const entry = cliEntry(opts.built);
   const child = spawn(process.execPath, [...entry, ...args], {
     cwd: repoRoot,
     env: { ...process.env, ...opts.env },

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { spawnCli, type Spawned } from './proc.js';
+import { spawnCli, type CliBuild, type Spawned } from './proc.js';
 import type { S3Target } from './rgw.js';
 
 export type { S3Target };
@@ -26,8 +26,8 @@ export interface EmbeddedStoreOptions {
   /** Reuse this data folder; it is then not removed by stop(). */
   dataDir?: string;
   extraArgs?: string[];
-  /** Run the built dist/cli.js instead of the sources (benchmarks measure what users run). */
-  built?: boolean;
+  /** Run the built dist/cli.js (or 'bundled': dist/bundled/) instead of the sources (benchmarks measure what users run). */
+  built?: CliBuild;
 }
 
 /**

@@ -69,11 +69,12 @@ describe('sleap-nn trainer', () => {
     assert.throws(() => hydraQuote("/data/it's.slp"), /must not contain quotes/);
   });
 
-  test('the YAML config reads back identically in Python (PyYAML), laptop paths cleared', () => {
+  test('the YAML config reads back identically in Python (PyYAML), laptop paths cleared; keys such as on / yes / null stay strings', () => {
     const cfg = toSleapNnConfig(trainingConfig.parse({
       data_config: { train_labels_path: ['/Users/me/labels.slp'], val_labels_path: '/Users/me/val.slp', preprocessing: { scale: 0.5, max_height: null } },
-      model_config: { head_configs: { single_instance: { confmaps: { part_names: ['A', 'B'], sigma: 5.0 } } } },
-      trainer_config: { max_epochs: 200, batch_size: 8, optimizer: { lr: 0.0001 }, lr_scheduler: { reduce_lr_on_plateau: { min_lr: 1e-8, threshold: 1e-6 } }, early_stopping: {}, weird: 'a: "b" # c', big: 1e21 },
+      // `flags`: keys that YAML 1.1 (PyYAML) reads as booleans or None unless quoted.
+      model_config: { head_configs: { single_instance: { confmaps: { part_names: ['A', 'B'], sigma: 5.0 } } }, flags: { on: 1, off: 'x', yes: [true], null: 0.25, '~': 1, y: 2 } },
+      trainer_config: { max_epochs: 200, batch_size: 8, optimizer: { lr: 0.0001 }, lr_scheduler: { reduce_lr_on_plateau: { min_lr: 1e-8, threshold: 1e-6 } }, early_stopping: {}, weird: 'a: "b" # c', big: 1e21, tiny: -2.5e-300, nested_lists: [[1, 2], [0.5]] },
     }));
 
     const yaml = toYaml(cfg);
@@ -83,6 +84,7 @@ describe('sleap-nn trainer', () => {
     assert.equal(back.data_config.val_labels_path, null);
     assert.deepEqual(back.trainer_config.train_data_loader, { batch_size: 8 });
     assert.equal(back.trainer_config.batch_size, undefined);
+    assert.deepEqual(Object.keys(back.model_config.flags), ['on', 'off', 'yes', 'null', '~', 'y']);
   });
 
   test('progress messages: Python NaN/Infinity and logs: null are tolerated', () => {

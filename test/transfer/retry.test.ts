@@ -1,7 +1,7 @@
 import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { AppError } from '../../src/core/errors.js';
-import { presignedExpiry, s3Failure } from '../../src/core/transfer/httpClient.js';
+import { presignedExpiry, s3ErrorFields, s3Failure } from '../../src/core/transfer/httpClient.js';
 import { classifyFailure, DEFAULT_RETRY, PAUSED, retryDelay, sleep, withRetry } from '../../src/core/transfer/retry.js';
 
 const http = (status: number, s3Code?: string, extra: Record<string, unknown> = {}): AppError =>
@@ -61,6 +61,18 @@ describe('failure classification', () => {
     // AWS says it in words.
     const aws = '<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>';
     assert.equal(classifyFailure(s3Failure({ status: 403, headers: {}, text: aws }, 'part 1', future)), 'refresh_url');
+  });
+});
+
+describe('s3Failure: the S3 error document, read with the XML parser', () => {
+  test('entities are decoded, the code and message named; a body that is no S3 error document gives the status alone', () => {
+    const body = '<?xml version="1.0" encoding="UTF-8"?>\n<Error>\n  <Code>SlowDown</Code>\n  <Message>Please reduce your request rate &amp; retry: &#34;too many&#34;</Message>\n  <RequestId>r1</RequestId>\n</Error>';
+    const e = s3Failure({ status: 503, headers: {}, text: body }, 'part 2');
+    assert.equal(e.message, 'part 2: S3 answered 503 (SlowDown: Please reduce your request rate & retry: "too many")');
+    assert.deepEqual(e.details, { status: 503, s3_code: 'SlowDown' });
+    assert.deepEqual(s3ErrorFields('<html><body><h1>502 Bad Gateway</h1></body></html>'), {});
+    assert.deepEqual(s3ErrorFields('<!DOCTYPE Error [<!ENTITY x "y">]><Error><Code>&x;</Code></Error>'), {});
+    assert.equal(s3Failure({ status: 502, headers: {}, text: '<html>proxy</html>' }, 'part 3').message, 'part 3: S3 answered 502');
   });
 });
 

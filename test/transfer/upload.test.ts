@@ -1,5 +1,8 @@
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { createHash, randomBytes } from 'node:crypto';
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { after, afterEach, before, describe, test } from 'node:test';
 import { makeS3Client } from '../../src/core/s3client.js';
@@ -7,6 +10,7 @@ import { downloadFile } from '../../src/core/transfer/Downloader.js';
 import { PresignedRangeSource } from '../../src/core/transfer/RangeSource.js';
 import { S3RangeSource } from '../../src/core/transfer/S3RangeSource.js';
 import { uploadFile } from '../../src/core/transfer/uploadFile.js';
+import { cliEntry, repoRoot } from '../support/proc.js';
 import { forEachS3Target } from '../support/targets.js';
 import { MiB, randomFile, sdkSha256, sha256OfFile, startTransferEnv, type TransferEnv } from './support/env.js';
 
@@ -119,6 +123,28 @@ forEachS3Target((factory) => {
       assert.equal(r.size, f.size);
       assert.equal((await sdkSha256(env.s3, env.srv.bucket, key)).sha256, f.sha256);
       assert.ok(env.proxy.requests.some((q) => q.method === 'POST' && q.fault === 'reset'), 'the Complete answer was cut');
+    });
+
+    test('`sleap-rtc upload` from the .vsix\'s bundled CLI: where the server ignores part CRCs (RGW), its MD5 thread (a chunk of the bundle) checks each ETag', async () => {
+      // A .zip is a dataset by its PK signature; the rest is random: three 5 MiB parts.
+      const zip = join(env.dir, 'bundled.zip');
+      const body = Buffer.concat([Buffer.from('PK\x03\x04', 'latin1'), randomBytes(12 * MiB)]);
+      await writeFile(zip, body);
+      // Asynchronously: the fault proxy every part crosses runs in this process.
+      const child = spawn(process.execPath, [...cliEntry('bundled'), 'upload', zip, '--server', env.srv.url, '--data', join(env.dir, 'bundled-cli'), '--part-size', String(5 * MiB), '--json'], {
+        cwd: repoRoot,
+        env: { ...process.env, SLEAP_RTC_ROOM_TOKEN: env.srv.rooms.lab },
+        stdio: ['ignore', 'pipe', 'pipe'],
+      });
+      const r = { stdout: '', stderr: '', status: null as number | null };
+      child.stdout.on('data', (d: Buffer) => (r.stdout += d.toString()));
+      child.stderr.on('data', (d: Buffer) => (r.stderr += d.toString()));
+      r.status = await new Promise<number | null>((resolve) => child.once('exit', resolve));
+      assert.equal(r.status, 0, r.stderr);
+      const out = JSON.parse(r.stdout) as { key: string; bucket: string; sha256: string };
+      const sha256 = createHash('sha256').update(body).digest('hex');
+      assert.equal(out.sha256, sha256);
+      assert.equal((await sdkSha256(env.s3, out.bucket, out.key)).sha256, sha256, 'independent reader (SDK GetObject)');
     });
 
     test('the worker\'s way: direct S3 credentials (S3Transport) up, S3RangeSource down', async () => {

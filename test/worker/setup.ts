@@ -42,7 +42,7 @@ export async function startWorkerEnv(extraArgs: string[] = []): Promise<WorkerEn
   const s3 = makeS3Client(store);
   const client = new SignalingClient({ url: server.url, peerId: `client-${randomBytes(3).toString('hex')}`, role: 'client', roomId: 'lab', token: server.rooms.lab, backoff: { initialMs: 100, maxMs: 1000 }, requestTimeoutMs: 5000 });
   const inbox: WorkerEnv['inbox'] = [];
-  client.on('peer_message', (m) => inbox.push({ from: m.from_peer_id, payload: m.payload }));
+  client.onPeerMessage((m) => inbox.push({ from: m.from_peer_id, payload: m.payload }));
   await client.connect();
   return {
     store,
@@ -103,11 +103,9 @@ export async function openLink(env: WorkerEnv): Promise<RtcLink> {
   const onCandidate = (m: { sender: string; candidate: unknown }): void => {
     if (m.sender === target) void link.handleCandidate(m.candidate).catch(() => undefined);
   };
-  env.client.on('answer', onAnswer);
-  env.client.on('candidate', onCandidate);
+  const offs = [env.client.onAnswer(onAnswer), env.client.onCandidate(onCandidate)];
   link.onClose(() => {
-    env.client.off('answer', onAnswer);
-    env.client.off('candidate', onCandidate);
+    for (const off of offs) off();
   });
   await link.start();
   await link.waitOpen();

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { Emitter } from '../../core/Emitter.js';
 import { AppError, isAppError, toAppError } from '../../core/errors.js';
 import type { CommandAck, JobEvent } from '../../core/jobs/index.js';
 import type { Logger } from '../../core/log.js';
@@ -76,7 +77,7 @@ export class JobManager {
   private readonly requests: JobRequests;
   private readonly datasets: JobDatasets;
   private readonly live = new Map<string, FollowedJob>();
-  private readonly listeners = new Set<(c: JobChange) => void>();
+  private readonly changed = new Emitter<JobChange>((e) => this.log.warn('a job listener threw', { error: String(e) }));
   private readonly running = new Set<Promise<unknown>>();
   private readonly log: Logger;
   private peerId = '';
@@ -113,11 +114,11 @@ export class JobManager {
       onOpen: (worker, link) => this.liveOn(worker).forEach((live) => live.follow(link)),
       onGone: (worker, why) => this.workerLost(worker, why),
     });
-    this.signaling.on('peer_message', (m) => this.onPeerMessage(m.from_peer_id, m.payload));
-    this.signaling.on('answer', (m) => this.links.answer(m.sender, m.sdp));
-    this.signaling.on('candidate', (m) => this.links.candidate(m.sender, m.candidate));
-    this.signaling.on('peer_left', (m) => this.onPeerLeft(m.peer_id));
-    this.signaling.on('closed', (e) => {
+    this.signaling.onPeerMessage((m) => this.onPeerMessage(m.from_peer_id, m.payload));
+    this.signaling.onAnswer((m) => this.links.answer(m.sender, m.sdp));
+    this.signaling.onCandidate((m) => this.links.candidate(m.sender, m.candidate));
+    this.signaling.onPeerLeft((m) => this.onPeerLeft(m.peer_id));
+    this.signaling.onClosed((e) => {
       if (e) this.log.error('signaling stopped for good', { error: e.message });
     });
     this.track(this.signaling.connect().catch((e: unknown) => this.log.warn('signaling: not connected', { error: String(e) })));
@@ -129,8 +130,7 @@ export class JobManager {
   }
 
   onDidChange(fn: (c: JobChange) => void): () => void {
-    this.listeners.add(fn);
-    return () => this.listeners.delete(fn);
+    return this.changed.event(fn);
   }
 
   list(): JobView[] {
@@ -421,13 +421,7 @@ export class JobManager {
   }
 
   private emit(c: JobChange): void {
-    for (const l of [...this.listeners]) {
-      try {
-        l(c);
-      } catch (e) {
-        this.log.warn('a job listener threw', { error: String(e) });
-      }
-    }
+    this.changed.fire(c);
   }
 
   view(j: LedgerJob): JobView {

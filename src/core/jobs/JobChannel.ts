@@ -1,3 +1,4 @@
+import { Emitter } from '../Emitter.js';
 import { AppError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import type { AppMessage, CloseReason, OutgoingMessage } from '../rtc/RtcLink.js';
@@ -34,7 +35,7 @@ export class JobChannel {
   private unsubs: Array<() => void> = [];
   private seq: number;
   private readonly history: JobEvent[] = [];
-  private readonly listeners = new Set<(e: JobEvent) => void>();
+  private readonly received = new Emitter<JobEvent>((e) => this.log.warn('a job event listener threw', { error: String(e) }));
   private readonly pending = new PendingCommands();
   private readonly commandTimeoutMs: number;
   private readonly log: Logger;
@@ -91,8 +92,7 @@ export class JobChannel {
   }
 
   onEvent(listener: (e: JobEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.received.event(listener);
   }
 
   /** The first event (already received or to come) satisfying `pred`. */
@@ -152,12 +152,6 @@ export class JobChannel {
     if (m.type === 'status') this._status = m.status;
     // The job's end is settled first: a listener that throws must not leave `done` hanging.
     if (m.type === 'job_complete' || m.type === 'job_failed') this.settleDone(m);
-    for (const l of [...this.listeners]) {
-      try {
-        l(m);
-      } catch (e) {
-        this.log.warn('a job event listener threw', { error: String(e) });
-      }
-    }
+    this.received.fire(m);
   }
 }

@@ -1,3 +1,4 @@
+import { Emitter, rethrow } from '../Emitter.js';
 import type { DataChannelMessage, ProgressEvent } from '../schemas/datachannel.js';
 import type { JobStatusValue } from '../schemas/jobs.js';
 
@@ -37,7 +38,8 @@ export class MemoryEventStore implements JobEventStore {
  */
 export class JobEventLog {
   private count = 0;
-  private readonly listeners = new Set<(e: JobEvent) => void>();
+  // A follower's failure is the appender's, as before: rethrown, not swallowed.
+  private readonly appended = new Emitter<JobEvent>(rethrow);
   private _status: JobStatusValue | undefined;
   private _finished = false;
 
@@ -86,8 +88,7 @@ export class JobEventLog {
 
   /** Called synchronously for every event appended from now on. */
   onAppend(listener: (e: JobEvent) => void): () => void {
-    this.listeners.add(listener);
-    return () => this.listeners.delete(listener);
+    return this.appended.event(listener);
   }
 
   /**
@@ -104,7 +105,7 @@ export class JobEventLog {
 
   /** Frees the store (its file, if any); the log is not used afterwards. */
   close(): void {
-    this.listeners.clear();
+    this.appended.dispose();
     this.store.close?.();
   }
 
@@ -116,7 +117,7 @@ export class JobEventLog {
   private push(e: JobEvent): JobEvent {
     this.store.append(e);
     this.count++;
-    for (const l of [...this.listeners]) l(e);
+    this.appended.fire(e);
     return e;
   }
 }

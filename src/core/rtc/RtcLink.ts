@@ -4,7 +4,7 @@ import { AppError } from '../errors.js';
 import { createLogger, type Logger } from '../log.js';
 import { dataChannelMessage, MAX_CHUNK_BYTES, type DataChannelMessage } from '../schemas/datachannel.js';
 import type { DataType } from '../transport.js';
-import { Emitter } from './Emitter.js';
+import { Emitter } from '../Emitter.js';
 import { assertWebRtcSized, fileSize, type FileData } from './fileChunks.js';
 import { FileReceiver, type FileFailure, type IncomingFile, type ReceivedFile } from './FileReceiver.js';
 import { FileSender, type SentFile } from './FileSender.js';

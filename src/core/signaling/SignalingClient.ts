@@ -1,5 +1,5 @@
-import { EventEmitter } from 'node:events';
 import WebSocket, { type RawData } from 'ws';
+import { Emitter, rethrow, type Subscribe } from '../Emitter.js';
 import { AppError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import {
@@ -23,21 +23,22 @@ export type PeerInfo = ServerMsg<'peer_list'>['peers'][number];
 export type MetadataPatch = ClientMsg<'update_metadata'>['metadata'];
 export type IceCandidate = ClientMsg<'candidate'>['candidate'];
 
+/** What each of the client's events carries (`onMessage` is `message`, `onPeerLeft` is `peer_left`...). */
 export interface SignalingClientEvents {
   /** Every validated frame from the server, before the typed events below. */
-  message: [SignalingServerMessage];
-  registered: [ServerMsg<'registered'>];
-  peer_message: [ServerMsg<'peer_message'>];
-  offer: [ServerMsg<'offer'>];
-  answer: [ServerMsg<'answer'>];
-  candidate: [ServerMsg<'candidate'>];
-  peer_joined: [ServerMsg<'peer_joined'>];
-  peer_left: [ServerMsg<'peer_left'>];
+  message: SignalingServerMessage;
+  registered: ServerMsg<'registered'>;
+  peer_message: ServerMsg<'peer_message'>;
+  offer: ServerMsg<'offer'>;
+  answer: ServerMsg<'answer'>;
+  candidate: ServerMsg<'candidate'>;
+  peer_joined: ServerMsg<'peer_joined'>;
+  peer_left: ServerMsg<'peer_left'>;
   /** A coded `error` frame that answered no pending request (e.g. a refused relay). */
-  server_error: [SignalingError];
-  state: [SignalingClientState];
+  server_error: SignalingError;
+  state: SignalingClientState;
   /** The client stopped for good: `undefined` after close(), else why (bad token, peer id taken over). */
-  closed: [Error | undefined];
+  closed: Error | undefined;
 }
 
 export interface SignalingClientOptions {
@@ -68,7 +69,32 @@ const MAX_SERVER_FRAME = 4 * 1024 * 1024;
  * reconnects with backoff and registers again with the same peer id and its current metadata;
  * requests made meanwhile wait for the new registration. Every frame is validated both ways.
  */
-export class SignalingClient extends EventEmitter<SignalingClientEvents> {
+export class SignalingClient {
+  // A listener's failure goes to the code that dispatched the frame, as it did with EventEmitter.
+  private readonly events: { [K in keyof SignalingClientEvents]: Emitter<SignalingClientEvents[K]> } = {
+    message: new Emitter(rethrow),
+    registered: new Emitter(rethrow),
+    peer_message: new Emitter(rethrow),
+    offer: new Emitter(rethrow),
+    answer: new Emitter(rethrow),
+    candidate: new Emitter(rethrow),
+    peer_joined: new Emitter(rethrow),
+    peer_left: new Emitter(rethrow),
+    server_error: new Emitter(rethrow),
+    state: new Emitter(rethrow),
+    closed: new Emitter(rethrow),
+  };
+  readonly onMessage: Subscribe<SignalingClientEvents['message']> = this.events.message.event;
+  readonly onRegistered: Subscribe<SignalingClientEvents['registered']> = this.events.registered.event;
+  readonly onPeerMessage: Subscribe<SignalingClientEvents['peer_message']> = this.events.peer_message.event;
+  readonly onOffer: Subscribe<SignalingClientEvents['offer']> = this.events.offer.event;
+  readonly onAnswer: Subscribe<SignalingClientEvents['answer']> = this.events.answer.event;
+  readonly onCandidate: Subscribe<SignalingClientEvents['candidate']> = this.events.candidate.event;
+  readonly onPeerJoined: Subscribe<SignalingClientEvents['peer_joined']> = this.events.peer_joined.event;
+  readonly onPeerLeft: Subscribe<SignalingClientEvents['peer_left']> = this.events.peer_left.event;
+  readonly onServerError: Subscribe<SignalingClientEvents['server_error']> = this.events.server_error.event;
+  readonly onStateChange: Subscribe<SignalingClientEvents['state']> = this.events.state.event;
+  readonly onClosed: Subscribe<SignalingClientEvents['closed']> = this.events.closed.event;
   private ws?: WebSocket;
   private st: SignalingClientState = 'idle';
   private meta: PeerMetadata;
@@ -86,7 +112,6 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   private readonly log: Logger;
 
   constructor(private readonly opts: SignalingClientOptions) {
-    super();
     this.url = signalingUrl(opts.url);
     this.backoff = new Backoff({ ...DEFAULT_BACKOFF, ...opts.backoff });
     this.meta = peerMetadata.parse(opts.metadata ?? {});
@@ -220,7 +245,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
   }
 
   private dispatch(ws: WebSocket, msg: SignalingServerMessage): void {
-    this.emit('message', msg);
+    this.events.message.fire(msg);
     switch (msg.type) {
       case 'registered':
         if (msg.request_id !== undefined && msg.request_id !== this.registerId) return;
@@ -229,7 +254,7 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
         this.setState('registered');
         for (const w of [...this.waiters]) w();
         this.flush();
-        this.emit('registered', msg);
+        this.events.registered.fire(msg);
         return;
       case 'ping':
         ws.send(encodeFrame(signalingClientMessage, { type: 'pong' }));
@@ -248,12 +273,12 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
           ws.terminate();
           return;
         }
-        if (!this.pending.fail(msg.request_id, err)) this.emit('server_error', err);
+        if (!this.pending.fail(msg.request_id, err)) this.events.server_error.fire(err);
         return;
       }
       default:
         // peer_message, offer, answer, candidate, peer_joined, peer_left: an event of the same name.
-        (this.emit as (event: typeof msg.type, m: typeof msg) => boolean)(msg.type, msg);
+        (this.events[msg.type] as Emitter<typeof msg>).fire(msg);
     }
   }
 
@@ -326,13 +351,13 @@ export class SignalingClient extends EventEmitter<SignalingClientEvents> {
     this.ws = undefined;
     if (reason && ws) ws.terminate();
     if (reason) this.log.warn('signaling client stopped', { error: reason.message });
-    this.emit('closed', reason);
+    this.events.closed.fire(reason);
   }
 
   private setState(s: SignalingClientState): void {
     if (this.st === s) return;
     this.st = s;
-    this.emit('state', s);
+    this.events.state.fire(s);
   }
 
   private nextId(): string {

@@ -11,6 +11,7 @@ import { ProgressMeter, type TransferProgress } from './progress.js';
 import type { ObjectInfo, RangeSource } from './RangeSource.js';
 import { abortError, DEFAULT_RETRY, throwIfAborted, type FailureKind, type RetryPolicy } from './retry.js';
 import { bareEtag } from '../etag.js';
+import { writevAll } from '../writevAll.js';
 
 export interface DownloadOptions {
   source: RangeSource;
@@ -173,23 +174,10 @@ export class Downloader {
     await this.saveSidecar(side);
   }
 
-  /** Writes `bufs` back to back at `pos` (writev; a short write is finished buffer by buffer). */
+  /** Writes `bufs` back to back at `pos`. */
   private async writeAt(fh: FileHandle, bufs: Buffer[], pos: number): Promise<void> {
     try {
-      const total = bufs.reduce((n, b) => n + b.length, 0);
-      let done = (await fh.writev(bufs, pos)).bytesWritten;
-      while (done < total) {
-        let skip = done;
-        const rest: Buffer[] = [];
-        for (const b of bufs) {
-          if (skip >= b.length) skip -= b.length;
-          else {
-            rest.push(b.subarray(skip));
-            skip = 0;
-          }
-        }
-        done += (await fh.write(rest[0], 0, rest[0].length, pos + done)).bytesWritten;
-      }
+      await writevAll(fh, bufs, pos);
     } catch (e) {
       throw diskError(e, this.partial);
     }

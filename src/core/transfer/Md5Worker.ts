@@ -1,45 +1,24 @@
-import { Worker } from 'node:worker_threads';
+import type { Worker } from 'node:worker_threads';
 import { AppError } from '../errors.js';
+import { startWorkerThread } from '../workerThread.js';
+import type { Md5Reply, Md5Request } from './md5Thread.js';
 import { abortError } from './retry.js';
 
-/**
- * MD5 of file ranges on a worker thread, off the event loop that drives the sockets. Used where
- * the server did not confirm a part's checksum (Ceph RGW ignores x-amz-checksum-*): the part's
- * ETag, which such servers compute as the MD5 of the bytes they received, is compared with the
- * MD5 of the bytes on disk. MD5 costs ~2.5 CPU s/GiB; on the main thread it would slow every part.
- * The worker reads the range itself (page cache, 1 MiB buffer): nothing is copied between threads.
- */
-const WORKER_SOURCE = `
-const { parentPort } = require('node:worker_threads');
-const { openSync, readSync, closeSync } = require('node:fs');
-const { createHash } = require('node:crypto');
-const buf = Buffer.allocUnsafe(1 << 20);
-parentPort.on('message', ({ id, path, start, end }) => {
-  let fd;
-  try {
-    fd = openSync(path, 'r');
-    const h = createHash('md5');
-    let pos = start;
-    while (pos < end) {
-      const n = readSync(fd, buf, 0, Math.min(buf.length, end - pos), pos);
-      if (n === 0) break;
-      h.update(buf.subarray(0, n));
-      pos += n;
-    }
-    parentPort.postMessage({ id, md5: h.digest('hex'), read: pos - start });
-  } catch (e) {
-    parentPort.postMessage({ id, error: String((e && e.message) || e) });
-  } finally {
-    if (fd !== undefined) closeSync(fd);
-  }
-});
-`;
+// Imported dynamically, and only here: a chunk of its own in the bundles (core/workerThread.ts).
+const { MD5_THREAD, md5ThreadUrl } = await import('./md5Thread.js');
 
 interface Pending {
   resolve: (md5: string) => void;
   reject: (e: unknown) => void;
 }
 
+/**
+ * MD5 of file ranges on a worker thread, off the event loop that drives the sockets. Used where
+ * the server did not confirm a part's checksum (Ceph RGW ignores x-amz-checksum-*): the part's
+ * ETag, which such servers compute as the MD5 of the bytes they received, is compared with the
+ * MD5 of the bytes on disk. MD5 costs ~2.5 CPU s/GiB; on the main thread it would slow every part.
+ * The thread (md5Thread.ts) reads the range itself: nothing is copied between threads.
+ */
 export class Md5Worker {
   private worker?: Worker;
   private nextId = 1;
@@ -62,7 +41,8 @@ export class Md5Worker {
         resolve: (m) => (done(), resolve(m)),
         reject: (e) => (done(), reject(e)),
       });
-      w.postMessage({ id, path, start, end });
+      const request: Md5Request = { id, path, start, end };
+      w.postMessage(request);
     });
   }
 
@@ -76,14 +56,14 @@ export class Md5Worker {
 
   private started(): Worker {
     if (this.worker) return this.worker;
-    const w = new Worker(WORKER_SOURCE, { eval: true });
+    const w = startWorkerThread(md5ThreadUrl, { workerData: MD5_THREAD });
     w.unref(); // never keeps the process alive by itself
-    w.on('message', (m: { id: number; md5?: string; read?: number; error?: string }) => {
+    w.on('message', (m: Md5Reply) => {
       const p = this.pending.get(m.id);
       if (!p) return;
       this.pending.delete(m.id);
-      if (m.error !== undefined) p.reject(new AppError('storage_error', `cannot read the file to check a part: ${m.error}`));
-      else p.resolve(m.md5!);
+      if ('error' in m) p.reject(new AppError('storage_error', `cannot read the file to check a part: ${m.error}`));
+      else p.resolve(m.md5);
     });
     const lost = (e: unknown): void => {
       if (this.worker !== w) return;

@@ -4,12 +4,12 @@ import {
   CompleteMultipartUploadCommand,
   CreateMultipartUploadCommand,
   HeadObjectCommand,
-  ListPartsCommand,
   UploadPartCommand,
   type S3Client,
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError, isAppError, type ErrorCode } from '../errors.js';
+import { listAllParts } from '../listAllParts.js';
 import { partCount } from '../parts.js';
 import { partChecksumHeaders, serverVerified, type PartChecksum } from './checksum.js';
 import { createAgents, putStream, s3Failure, type HttpAgents } from './httpClient.js';
@@ -104,31 +104,8 @@ export class S3Transport implements PartTransport {
     // Every part is signed locally just before it is sent: nothing to fetch or refresh.
   }
 
-  async listParts(opts: CallOptions = {}): Promise<RemotePart[]> {
-    const parts: RemotePart[] = [];
-    let marker: string | undefined;
-    for (let page = 0; page < 11; page++) {
-      const r = await s3Call(
-        () => this.o.s3.send(new ListPartsCommand({ Bucket: this.session.bucket, Key: this.session.key, UploadId: this.session.uploadId, PartNumberMarker: marker, MaxParts: 1000 }), { abortSignal: opts.signal }),
-        'ListParts',
-        this.o.retry,
-        opts.signal,
-      );
-      for (const p of r.Parts ?? []) {
-        if (p.PartNumber === undefined || !p.ETag) continue;
-        parts.push({
-          partNumber: p.PartNumber,
-          etag: p.ETag,
-          size: p.Size ?? 0,
-          ...(p.ChecksumCRC32 ? { checksumCrc32: p.ChecksumCRC32 } : {}),
-          ...(p.ChecksumCRC32C ? { checksumCrc32c: p.ChecksumCRC32C } : {}),
-        });
-      }
-      if (!r.IsTruncated) return parts;
-      if (r.NextPartNumberMarker === undefined || r.NextPartNumberMarker === marker) throw new AppError('upstream_error', 'ListParts is truncated but gave no next marker');
-      marker = r.NextPartNumberMarker;
-    }
-    throw new AppError('upstream_error', 'ListParts returned more than 10,000 parts');
+  listParts(opts: CallOptions = {}): Promise<RemotePart[]> {
+    return listAllParts(this.session, (command) => s3Call(() => this.o.s3.send(command, { abortSignal: opts.signal }), 'ListParts', this.o.retry, opts.signal));
   }
 
   async complete(parts: DonePart[], opts: CallOptions = {}): Promise<CompletedUpload> {

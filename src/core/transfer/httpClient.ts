@@ -1,6 +1,7 @@
 import http, { type IncomingHttpHeaders, type IncomingMessage } from 'node:http';
 import https from 'node:https';
 import type { Readable } from 'node:stream';
+import { XMLParser } from 'fast-xml-parser';
 import { AppError, type ErrorCode } from '../errors.js';
 import { isRecycling } from './PartSource.js';
 import { abortError, type FailureDetails } from './retry.js';
@@ -181,9 +182,24 @@ export function presignedExpiry(url: string): number | undefined {
   return Date.UTC(+m[1], +m[2] - 1, +m[3], +m[4], +m[5], +m[6]) + expires * 1000;
 }
 
-function xmlField(text: string, tag: string): string | undefined {
-  const m = new RegExp(`<${tag}>([^<]*)</${tag}>`).exec(text);
-  return m?.[1];
+// The XML parser the store uses (fast-xml-parser): entities are decoded (`&amp;` in a message),
+// values kept as text. S3 error documents declare no DOCTYPE; one that does is not read.
+const errorXml = new XMLParser({ ignoreAttributes: true, parseTagValue: false, processEntities: true, htmlEntities: true });
+
+/** Code and Message of an S3 error document (`<Error><Code>..</Code><Message>..</Message></Error>`), when the body is one. */
+export function s3ErrorFields(text: string): { code?: string; message?: string } {
+  if (!text.includes('<Error') || /<!DOCTYPE|<!ENTITY/i.test(text)) return {};
+  let doc: unknown;
+  try {
+    doc = errorXml.parse(text);
+  } catch {
+    return {}; // cut at 64 KiB, or not XML after all: the status still tells
+  }
+  const e = (doc as { Error?: unknown } | undefined)?.Error;
+  if (typeof e !== 'object' || e === null) return {};
+  const field = (v: unknown): string | undefined => (typeof v === 'string' ? v : undefined);
+  const { Code, Message } = e as { Code?: unknown; Message?: unknown };
+  return { code: field(Code), message: field(Message) };
 }
 
 /**
@@ -191,8 +207,7 @@ function xmlField(text: string, tag: string): string | undefined {
  * expired") or when it is AccessDenied on a URL whose X-Amz-Expires has passed: those are re-signed.
  */
 export function s3Failure(a: HttpAnswer, what: string, url?: string, notFound: ErrorCode = 'upload_not_found'): AppError {
-  const s3Code = xmlField(a.text, 'Code');
-  const message = xmlField(a.text, 'Message');
+  const { code: s3Code, message } = s3ErrorFields(a.text);
   const details: FailureDetails & Record<string, unknown> = { status: a.status, ...(s3Code ? { s3_code: s3Code } : {}) };
   if (a.status === 403) {
     const exp = url ? presignedExpiry(url) : undefined;

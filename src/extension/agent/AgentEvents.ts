@@ -1,5 +1,5 @@
 import type { AgentClient, AgentEvent } from '../../core/AgentClient.js';
-import { Emitter, type Subscribe } from '../../core/rtc/Emitter.js';
+import { Emitter, type Subscribe } from '../../core/Emitter.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../../core/backoff.js';
 
 /** Where the events come from: the supervisor (its client changes when the agent restarts). */

@@ -5,7 +5,7 @@ import { readAgentConnection, agentConnectionFile, type AgentConnection } from '
 import { AppError, toAppError } from '../../core/errors.js';
 import { processAlive } from '../../core/processAlive.js';
 import { removeIfOwned } from '../../core/privateJson.js';
-import { Emitter, type Subscribe } from '../../core/rtc/Emitter.js';
+import { Emitter, type Subscribe } from '../../core/Emitter.js';
 
 export interface AgentStartOptions {
   /** The Node that runs the agent: the extension passes process.execPath (with ELECTRON_RUN_AS_NODE=1 in env). */

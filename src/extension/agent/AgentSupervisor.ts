@@ -1,7 +1,7 @@
 import { AgentClient } from '../../core/AgentClient.js';
 import { AppError, isAppError, toAppError } from '../../core/errors.js';
 import { processAlive } from '../../core/processAlive.js';
-import { Emitter, type Subscribe } from '../../core/rtc/Emitter.js';
+import { Emitter, type Subscribe } from '../../core/Emitter.js';
 import { backoffDelay, DEFAULT_BACKOFF, type BackoffOptions } from '../../core/backoff.js';
 import { AgentProcess, type AgentStartOptions } from './AgentProcess.js';
 import type { AgentLaunchSettings, AgentLocator } from './AgentLocator.js';

@@ -1,5 +1,5 @@
 import * as vscode from 'vscode';
-import { Emitter } from '../../core/rtc/Emitter.js';
+import { Emitter } from '../../core/Emitter.js';
 import type { Services } from '../Services.js';
 import { describeError } from '../userError.js';
 

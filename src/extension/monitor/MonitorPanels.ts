@@ -1,6 +1,6 @@
 import * as vscode from 'vscode';
 import type { AgentEvent } from '../../core/AgentClient.js';
-import { Emitter } from '../../core/rtc/Emitter.js';
+import { Emitter } from '../../core/Emitter.js';
 import type { RenderedMessage } from '../../core/monitor/protocol.js';
 import { baseName } from '../format.js';
 import type { Services } from '../Services.js';

@@ -1,6 +1,6 @@
 import type { AgentClient, AgentEvent } from '../../core/AgentClient.js';
 import { FINAL_STATUSES } from '../../core/jobs/JobEventLog.js';
-import { Emitter } from '../../core/rtc/Emitter.js';
+import { Emitter } from '../../core/Emitter.js';
 import { jobDetail, jobEventData, uploadEventData, uploadView, jobView, type JobView, type UploadView } from '../../core/schemas/agent.js';
 import type { ManifestModel } from '../../core/schemas/manifest.js';
 import { manifestModel } from '../../core/schemas/manifest.js';

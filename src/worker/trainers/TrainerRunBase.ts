@@ -1,3 +1,4 @@
+import { Emitter } from '../../core/Emitter.js';
 import { AppError, toAppError } from '../../core/errors.js';
 import { silentLogger, type Logger } from '../../core/log.js';
 import { progressEvent, type ProgressEvent } from '../../core/schemas/datachannel.js';
@@ -26,8 +27,8 @@ export abstract class TrainerRunBase implements TrainerRun {
 
   private _status: TrainerStatus = 'training';
   private finished = false;
-  private readonly progressListeners = new Set<(e: ProgressEvent) => void>();
-  private readonly statusListeners = new Set<(s: TrainerStatus, m?: string) => void>();
+  private readonly progressE = new Emitter<ProgressEvent>((err) => this.log.warn('progress listener threw', { error: String(err) }));
+  private readonly statusE = new Emitter<{ status: TrainerStatus; message?: string }>((e) => this.log.warn('status listener threw', { error: String(e) }));
   private holding = false;
   private held: ProgressEvent[] = [];
   private readonly batchIntervalMs: number;
@@ -57,13 +58,11 @@ export abstract class TrainerRunBase implements TrainerRun {
   }
 
   onProgress(listener: (event: ProgressEvent) => void): () => void {
-    this.progressListeners.add(listener);
-    return () => this.progressListeners.delete(listener);
+    return this.progressE.event(listener);
   }
 
   onStatus(listener: (status: TrainerStatus, message?: string) => void): () => void {
-    this.statusListeners.add(listener);
-    return () => this.statusListeners.delete(listener);
+    return this.statusE.event(({ status, message }) => listener(status, message));
   }
 
   pause(): Promise<void> {
@@ -146,13 +145,7 @@ export abstract class TrainerRunBase implements TrainerRun {
   protected setStatus(status: TrainerStatus, message?: string): void {
     if (this._status === status && message === undefined) return;
     this._status = status;
-    for (const l of this.statusListeners) {
-      try {
-        l(status, message);
-      } catch (e) {
-        this.log.warn('status listener threw', { error: String(e) });
-      }
-    }
+    this.statusE.fire({ status, message });
   }
 
   /** Ends the run: a cancel removes models, then artifacts and metrics are collected. */
@@ -209,13 +202,7 @@ export abstract class TrainerRunBase implements TrainerRun {
   }
 
   private deliver(e: ProgressEvent): void {
-    for (const l of this.progressListeners) {
-      try {
-        l(e);
-      } catch (err) {
-        this.log.warn('progress listener threw', { error: String(err) });
-      }
-    }
+    this.progressE.fire(e);
   }
 
   private assertRunning(command: string): void {

@@ -1,72 +1,41 @@
+import { stringify, type ScalarTag } from 'yaml';
+
 /**
- * A small YAML writer for JSON-like values, enough for sleap-nn configs (Hydra / OmegaConf read
- * them). Strings are always double-quoted (JSON string syntax is valid YAML), floats always have
- * a decimal point (`1.0e-08`: YAML 1.1 loaders such as PyYAML read `1e-8` as a string), and
- * non-finite floats use YAML's `.nan` / `.inf`.
+ * sleap-nn configs as YAML, written by the `yaml` package for the readers sleap-nn uses (Hydra /
+ * OmegaConf, on PyYAML). Written for YAML 1.1, as PyYAML reads it: a key such as `on`, `yes` or
+ * `null` is quoted (unquoted, PyYAML reads it as a boolean or None). Strings are double-quoted;
+ * floats always have a decimal point (`1.0e-08`: PyYAML reads `1e-8` as a string), integers past
+ * 2^53's exact range (1e21 and up, which JavaScript prints with an exponent) too; non-finite
+ * floats are `.nan` / `.inf`.
  */
 export function toYaml(value: unknown): string {
-  if (isMap(value) && Object.keys(value).length > 0) return mapping(value, 0).join('\n') + '\n';
-  if (Array.isArray(value) && value.length > 0) return sequence(value, 0).join('\n') + '\n';
-  return scalar(value) + '\n';
+  return stringify(value, {
+    version: '1.1',
+    customTags: (tags) => [pyyamlFloat, ...tags],
+    defaultStringType: 'QUOTE_DOUBLE',
+    defaultKeyType: 'PLAIN',
+    // Never fold long strings (a folded double-quoted scalar reads back the same, but is harder to diff).
+    lineWidth: 0,
+  });
 }
 
-function isMap(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
+/** A float as PyYAML's float pattern wants it: a `.` in the mantissa, a signed two-digit-or-more exponent. */
+const pyyamlFloat: ScalarTag = {
+  tag: 'tag:yaml.org,2002:float',
+  default: true,
+  identify: (v) => typeof v === 'number' && !(Number.isInteger(v) && Math.abs(v) < 1e21),
+  // What floatText writes (the yaml package uses a default tag for writing only if it has one).
+  test: /^(?:[-+]?[0-9]+\.[0-9]*(?:e[-+][0-9]{2,})?|[-+]?\.inf|\.nan)$/,
+  resolve: (s) => (s.endsWith('.nan') ? NaN : s.endsWith('.inf') ? (s.startsWith('-') ? -Infinity : Infinity) : Number(s)),
+  stringify: ({ value }) => floatText(value as number),
+};
 
-function isBlock(v: unknown): boolean {
-  return (isMap(v) && Object.keys(v).length > 0) || (Array.isArray(v) && v.length > 0);
-}
-
-function mapping(obj: Record<string, unknown>, indent: number): string[] {
-  const pad = ' '.repeat(indent);
-  const lines: string[] = [];
-  for (const [k, v] of Object.entries(obj)) {
-    if (v === undefined) continue;
-    const key = /^[A-Za-z_][A-Za-z0-9_./-]*$/.test(k) ? k : JSON.stringify(k);
-    if (isMap(v) && isBlock(v)) lines.push(`${pad}${key}:`, ...mapping(v, indent + 2));
-    else if (Array.isArray(v) && isBlock(v)) lines.push(`${pad}${key}:`, ...sequence(v, indent + 2));
-    else lines.push(`${pad}${key}: ${scalar(v)}`);
-  }
-  return lines;
-}
-
-function sequence(items: unknown[], indent: number): string[] {
-  const pad = ' '.repeat(indent);
-  const lines: string[] = [];
-  for (const item of items) {
-    if (isMap(item) && isBlock(item)) {
-      const inner = mapping(item, indent + 2);
-      lines.push(`${pad}- ${inner[0].trimStart()}`, ...inner.slice(1));
-    } else if (Array.isArray(item) && isBlock(item)) {
-      lines.push(`${pad}-`, ...sequence(item, indent + 2));
-    } else {
-      lines.push(`${pad}- ${scalar(item)}`);
-    }
-  }
-  return lines;
-}
-
-function scalar(v: unknown): string {
-  if (v === null || v === undefined) return 'null';
-  if (typeof v === 'boolean') return v ? 'true' : 'false';
-  if (typeof v === 'number') return number(v);
-  if (typeof v === 'bigint') return v.toString();
-  if (typeof v === 'string') return JSON.stringify(v);
-  if (Array.isArray(v)) return '[]';
-  if (isMap(v)) return '{}';
-  return JSON.stringify(String(v));
-}
-
-function number(n: number): string {
+function floatText(n: number): string {
   if (Number.isNaN(n)) return '.nan';
   if (!Number.isFinite(n)) return n > 0 ? '.inf' : '-.inf';
-  if (Number.isInteger(n) && Math.abs(n) < 1e21) return String(n);
-  const s = String(n);
-  const [mantissa, exponent] = s.split('e');
+  const [mantissa, exponent] = String(n).split('e');
   const m = mantissa.includes('.') ? mantissa : `${mantissa}.0`;
   if (exponent === undefined) return m;
   const sign = exponent.startsWith('-') || exponent.startsWith('+') ? exponent[0] : '+';
-  const digits = exponent.replace(/^[+-]/, '').padStart(2, '0');
-  return `${m}e${sign}${digits}`;
+  return `${m}e${sign}${exponent.replace(/^[+-]/, '').padStart(2, '0')}`;
 }
