@@ -5,7 +5,7 @@ import { copyToFile } from './copyBytes.js';
 import { parseCopyRange, resolveCopySource, type CopySource } from './copySource.js';
 import type { NewObject, ObjectMeta } from './DiskBackend.js';
 import { isErrno, unlinkQuiet } from './fsutil.js';
-import { checksumElements, partNumberOf, uploadIdOf } from './multipartRoutes.js';
+import { checksumElements, partTarget } from './multipartRoutes.js';
 import { writeCheck } from './preconditions.js';
 import { S3Error } from './S3Error.js';
 import { taggingDirective, taggingHeader } from './tagging.js';
@@ -114,10 +114,7 @@ export async function copyObject(ctx: Ctx): Promise<void> {
 export async function uploadPartCopy(ctx: Ctx): Promise<void> {
   const { disk, mp } = ctx.deps;
   const { bucket, key } = ctx.t;
-  const n = partNumberOf(ctx);
-  disk.requireBucket(bucket);
-  const uploadId = uploadIdOf(ctx);
-  const info = mp.require(uploadId, bucket, key);
+  const { n, uploadId, info } = partTarget(ctx);
   const src = resolveCopySource(ctx);
   const range = parseCopyRange(ctx.h.get('x-amz-copy-source-range'), src.meta.size) ?? { start: 0, end: src.meta.size - 1 };
   const length = range.end - range.start + 1;

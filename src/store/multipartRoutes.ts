@@ -61,13 +61,19 @@ export function partNumberOf(ctx: Ctx): number {
   return Number(raw);
 }
 
+/** What UploadPart and UploadPartCopy check first: the part number, the bucket, the open upload. */
+export function partTarget(ctx: Ctx): { n: number; uploadId: string; info: ReturnType<Ctx['deps']['mp']['require']> } {
+  const { bucket, key } = ctx.t;
+  const n = partNumberOf(ctx);
+  ctx.deps.disk.requireBucket(bucket);
+  const uploadId = uploadIdOf(ctx);
+  return { n, uploadId, info: ctx.deps.mp.require(uploadId, bucket, key) };
+}
+
 export async function uploadPart(ctx: Ctx): Promise<void> {
   const { disk, mp } = ctx.deps;
   const { bucket, key } = ctx.t;
-  const n = partNumberOf(ctx);
-  disk.requireBucket(bucket);
-  const uploadId = uploadIdOf(ctx);
-  const info = mp.require(uploadId, bucket, key);
+  const { n, uploadId, info } = partTarget(ctx);
   const plan = planBody(ctx.h, ctx.auth.payload, MAX_PART_SIZE, info.checksumAlgorithm);
   ctx.startBody();
   const tmp = disk.tmpPath();
