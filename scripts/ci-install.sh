@@ -23,7 +23,9 @@ PACKAGES=(
 
 is_installed() {
   # dpkg -s succeeds for removed-but-configured packages too; require "install ok installed".
-  dpkg -s "$1" 2>/dev/null | grep -q '^Status: install ok installed$'
+  # Compared as a string, not piped to `grep -q`: grep exits at its first match, dpkg then dies of
+  # SIGPIPE on a long record (rclone's), and under pipefail an installed package read as missing.
+  [[ "$(dpkg-query -W -f='${Status}' "$1" 2>/dev/null)" == 'install ok installed' ]]
 }
 
 missing=()
