@@ -27,13 +27,25 @@ VSC="$CS/lib/vscode"
 say() { echo "install-code-server: $*"; }
 run() { say "+ $*"; "$@"; }
 
+# The Node that built the native modules, which must also run code-server: the tests may run on
+# Node 22 (scripts/install-node.sh) while VS Code 1.96 stays on Node 20 (test/support/vscode/codeServer.ts
+# reads this file).
+NODE_PATH_FILE="$DEST/node-path"
+node_major="$(node -p 'process.versions.node.split(".")[0]')"
+node_bin="$(node -p 'process.execPath')"
+
 if [[ -f "$MARKER" ]]; then
+  if [[ ! -f "$NODE_PATH_FILE" ]]; then
+    # An install made before node-path existed: it was built by this machine's Node 20 (checked below).
+    [[ "$node_major" == 20 ]] || { say "$DEST has no node-path and this is Node $node_major: remove $DEST and run this script with Node 20" >&2; exit 1; }
+    echo "$node_bin" >"$NODE_PATH_FILE"
+    say "recorded $node_bin in $NODE_PATH_FILE"
+  fi
   say "code-server $VERSION already installed in $DEST ($(cat "$MARKER")); nothing to do"
   exit 0
 fi
 
 # Check the prerequisites first: a failure 40 s into native builds is harder to read.
-node_major="$(node -p 'process.versions.node.split(".")[0]')"
 if [[ "$node_major" != 20 ]]; then
   say "code-server $VERSION needs Node 20 (its native modules are built for it); this is Node $node_major" >&2
   exit 1
@@ -102,5 +114,6 @@ got="$(HOME="$scratch" XDG_CONFIG_HOME="$scratch/config" XDG_DATA_HOME="$scratch
 rm -rf -- "$scratch"
 [[ "$got" == "$VERSION"* ]] || { say "code-server --version printed '$got', expected $VERSION" >&2; exit 1; }
 
+echo "$node_bin" >"$NODE_PATH_FILE"
 echo "code-server $VERSION installed $(date -u +%Y-%m-%dT%H:%M:%SZ) in $((SECONDS - start)) s" >"$MARKER"
 say "done in $((SECONDS - start)) s: $CS ($(du -sh "$DEST" | cut -f1))"

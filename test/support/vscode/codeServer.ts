@@ -6,7 +6,7 @@
 // in `env` (e.g. SLEAP_RTC_TEST_*) is visible as process.env inside the extension under test
 // (verified by test/extension/harness.test.ts). HOME is the throwaway one there too.
 import { spawn } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -26,8 +26,28 @@ export function codeServerMissing(): string | undefined {
   const dir = codeServerDir();
   if (!existsSync(join(dir, 'out', 'node', 'entry.js'))) return `code-server is not installed in ${dir}: run scripts/install-code-server.sh`;
   if (!existsSync(join(dir, '..', '..', '.installed')) && process.env.SLEAP_RTC_CODE_SERVER === undefined) return `code-server install in ${dir} is unfinished: run scripts/install-code-server.sh`;
-  if (process.versions.node.split('.')[0] !== '20') return `code-server ${CODE_SERVER_VERSION} needs Node 20 (its native modules); this is ${process.version}`;
+  try {
+    codeServerNode();
+  } catch (e) {
+    return (e as Error).message;
+  }
   return undefined;
+}
+
+/**
+ * The Node that runs code-server: the one that built its native modules (Node 20, as VS Code 1.96's
+ * extension host), recorded by scripts/install-code-server.sh in `node-path`, so that the tests can
+ * run on Node 22 while the extension is tested on the runtime VS Code gives it.
+ */
+export function codeServerNode(): string {
+  const file = join(codeServerDir(), '..', '..', 'node-path');
+  if (existsSync(file)) {
+    const node = readFileSync(file, 'utf8').trim();
+    if (!existsSync(node)) throw new Error(`code-server's Node ${node} (from ${file}) is gone: run scripts/install-code-server.sh with Node 20`);
+    return node;
+  }
+  if (process.versions.node.split('.')[0] === '20') return process.execPath;
+  throw new Error(`code-server ${CODE_SERVER_VERSION} needs the Node 20 that built it and ${file} does not say which: run scripts/install-code-server.sh with Node 20`);
 }
 
 /** The throwaway folders of one code-server profile. */
@@ -101,7 +121,7 @@ export async function installVsix(vsixPath: string, dirs: CodeServerDirs, env: R
   const entry = join(codeServerDir(), 'out', 'node', 'entry.js');
   const args = [entry, '--config', dirs.configFile, '--user-data-dir', dirs.userDataDir, '--extensions-dir', dirs.extensionsDir, '--install-extension', vsixPath];
   return await new Promise<string>((resolve, reject) => {
-    const child = spawn(process.execPath, args, { env: childEnv(dirs, env), stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn(codeServerNode(), args, { env: childEnv(dirs, env), stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr!.on('data', (d: Buffer) => (out += d.toString()));
@@ -159,7 +179,7 @@ export async function startCodeServer(opts: CodeServerOptions = {}): Promise<Cod
       '--extensions-dir', dirs.extensionsDir,
       '--config', dirs.configFile,
     ];
-    group = spawnGroup(process.execPath, args, { env: childEnv(dirs, opts.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
+    group = spawnGroup(codeServerNode(), args, { env: childEnv(dirs, opts.env ?? {}), stdio: ['ignore', 'pipe', 'pipe'] });
     let output = '';
     const append = (d: Buffer): void => {
       output = (output + d.toString()).slice(-200_000);
