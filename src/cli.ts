@@ -162,6 +162,25 @@ agentClientOptions(
     await runDownload(model, opts);
   });
 
+// Not uploadClientOptions: the doctor sends no parts (no --concurrency / --part-size), and finds
+// the server and room token of the data folder's stack itself when they are not given.
+commonOptions(
+  program
+    .command('doctor')
+    .description('check the setup in order, one line each with the fix for what fails: agent, server and room token, S3 (presigned PUT and GET), signaling, WebRTC to a worker, free disk; exit 0 when all pass')
+    .option('--data <dir>', 'data folder whose agent, stack and disk are checked (default $SLEAP_RTC_DATA, else ~/.local/share/sleap-rtc on Linux, ~/Library/Application Support/sleap-rtc on macOS, %LOCALAPPDATA%\\sleap-rtc on Windows)')
+    .option('--server <url>', "backend URL, e.g. http://127.0.0.1:8080 (or SLEAP_RTC_SERVER; default: the data folder's running stack)")
+    .option('--room-token <token>', 'room token (better: env SLEAP_RTC_ROOM_TOKEN)')
+    .option('--stack-secrets <file>', "the stack's stack-secrets.json, to take the room and its token from (default <data>/stack-secrets.json when it exists)")
+    .option('--room <id>', "the room whose workers are checked (default: the stack secrets' room)")
+    .option('--ice-servers <json>', "ICE servers as JSON, as the agent's (default none)")
+    .option('--loopback-only <bool>', 'gather only 127.0.0.1 ICE candidates, as the agent (default true)')
+    .option('--json', 'print one JSON object {ok, checks: [{name, ok, status, detail, fix?, ms?}]} on stdout instead of the lines'),
+).action(async (opts: Record<string, unknown>) => {
+  const { runDoctor } = await import('./agent/doctor/command.js');
+  process.exitCode = await runDoctor(opts);
+});
+
 commonOptions(
   program
     .command('worker')

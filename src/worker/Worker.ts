@@ -7,7 +7,7 @@ import type { Logger } from '../core/log.js';
 import { keyInRoom, roomPrefix } from '../core/roomKeys.js';
 import { RtcLink, type AppMessage } from '../core/rtc/RtcLink.js';
 import type { RtcLinkConfigInput } from '../core/rtc/linkConfig.js';
-import { jobRequest } from '../core/schemas/jobs.js';
+import { jobRequest, LINK_PROBE_TTL_MS, linkProbe } from '../core/schemas/jobs.js';
 import { SignalingClient, type SignalingClientOptions } from '../core/signaling/SignalingClient.js';
 import type { GpuInfo } from './identity.js';
 import { JobRunner } from './JobRunner.js';
@@ -41,6 +41,9 @@ interface LinkEntry {
   follows: Map<string, () => void>;
 }
 
+/** Link probes (`sleap-rtc doctor`) waiting for their offer at once. */
+const MAX_PROBES = 4;
+
 /** Finished jobs kept for late hellos and commands (answered `job_finished`). */
 const KEEP_FINISHED = 100;
 
@@ -56,6 +59,8 @@ export class Worker {
   private readonly links = new Map<string, LinkEntry>();
   private readonly log: Logger;
   private closing = false;
+  /** Peers allowed one offer without a job (`link_probe`), until when. */
+  private readonly probes = new Map<string, number>();
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.log;
@@ -141,6 +146,7 @@ export class Worker {
   }
 
   private async onPeerMessage(from: string, payload: { app_message_type: string; [k: string]: unknown }): Promise<void> {
+    if (linkProbe.safeParse(payload).success) return this.allowProbe(from);
     if (payload.app_message_type === 'job_cancel') {
       const job = typeof payload.job_id === 'string' ? this.jobs.get(payload.job_id) : undefined;
       if (job && job.clientPeerId === from) await job.cancel('cancelled by the client (job_cancel)');
@@ -202,10 +208,13 @@ export class Worker {
     }
   }
 
-  /** A client's offer: a new link for that client (replacing its previous one). Only clients with a job may connect. */
+  /** A client's offer: a new link for that client (replacing its previous one). Only clients with a job, or one link probe, may connect. */
   private async onOffer(from: string, sdp: string): Promise<void> {
     if (this.closing) return;
-    if (![...this.jobs.values()].some((j) => j.clientPeerId === from)) {
+    const probe = this.probes.get(from);
+    this.probes.delete(from);
+    const probed = probe !== undefined && probe > Date.now();
+    if (!probed && ![...this.jobs.values()].some((j) => j.clientPeerId === from)) {
       this.log.warn('ignored an offer from a peer with no job here', { from });
       return;
     }
@@ -236,6 +245,21 @@ export class Worker {
       this.log.warn('could not answer an offer', { from, error: String(e) });
       this.dropLink(from, link);
     }
+  }
+
+  /**
+   * A `link_probe`: this peer's next offer is answered although it has no job here (one offer,
+   * within LINK_PROBE_TTL_MS). At most MAX_PROBES wait at once, so a room member cannot make
+   * the worker hold many links; the heartbeat ends a probe link its peer left open.
+   */
+  private allowProbe(from: string): void {
+    const now = Date.now();
+    for (const [peer, until] of this.probes) if (until <= now) this.probes.delete(peer);
+    if (this.probes.size >= MAX_PROBES && !this.probes.has(from)) {
+      this.log.warn('ignored a link probe: too many pending', { from });
+      return;
+    }
+    this.probes.set(from, now + LINK_PROBE_TTL_MS);
   }
 
   private dropLink(peer: string, link: RtcLink): void {

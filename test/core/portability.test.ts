@@ -47,7 +47,7 @@ const ALLOWED: { file: string; rules: string[]; guard?: RegExp; why: string }[] 
     why: "reads /proc only when process.platform === 'linux' and runs lsof only when it is 'darwin'; elsewhere (Windows) the port-in-use message names no holder",
   },
   {
-    file: 'src/core/transfer/Downloader.ts',
+    file: 'src/core/freeSpace.ts',
     rules: ['statfs'],
     why: "fs.statfs is libuv's and works on macOS and Windows too; the free-space check reads only bavail and bsize, never the Linux-only type",
   },

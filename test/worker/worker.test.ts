@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { ListObjectsV2Command } from '@aws-sdk/client-s3';
 import { commandErrorCode, type JobEvent } from '../../src/core/jobs/index.js';
 import { readManifest } from '../../src/core/manifest/index.js';
+import { SignalingClient } from '../../src/core/signaling/SignalingClient.js';
 import { CACHE_HIT_MESSAGE } from '../../src/worker/JobRunner.js';
 import { sharedSkipReason, sharedSleapFile, writeSyntheticSlp } from '../support/slpFixtures.js';
 import { holdsFor, waitFor } from '../support/wait.js';
@@ -42,6 +43,25 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
     assert.equal(me.metadata.properties.running_jobs, 0);
     assert.ok('gpu_model' in me.metadata.properties && 'gpu_memory_mb' in me.metadata.properties);
     assert.match(String(me.metadata.properties.node_version), /^v\d+/);
+  });
+
+  test('link_probe (sleap-rtc doctor): a peer with no job gets one link after a probe, then no more without another', async () => {
+    const peerId = `doctor-${randomBytes(4).toString('hex')}`;
+    const peer = new SignalingClient({ url: env.server.url, peerId, role: 'client', roomId: 'lab', token: env.server.rooms.lab, requestTimeoutMs: 5000 });
+    await peer.connect();
+    const asPeer: WorkerEnv = { ...env, client: peer };
+    try {
+      await peer.sendPeerMessage(env.workerId, { app_message_type: 'link_probe' });
+      const link = await openLink(asPeer);
+      assert.equal(link.state, 'open');
+      await link.close();
+      // The probe was used up: the next offer is ignored as from any peer without a job.
+      const unasked = openLink(asPeer);
+      unasked.catch(() => undefined);
+      await waitFor(() => env.worker.stderrTail().includes('ignored an offer from a peer with no job here') && env.worker.stderrTail().includes(peerId), 'the worker ignoring the second offer', 10_000, { lastSeen: () => env.worker.stderrTail() });
+    } finally {
+      await peer.close();
+    }
   });
 
   test('a malformed job config is refused with a reason', async () => {

@@ -34,6 +34,15 @@ export const jobComplete = z.object({ app_message_type: z.literal('job_complete'
 export const jobFailed = z.object({ app_message_type: z.literal('job_failed'), job_id: jobId, error: z.object({ code: z.string(), message: z.string() }) });
 export const jobCancel = z.object({ app_message_type: z.literal('job_cancel'), job_id: jobId });
 
+/**
+ * A client (`sleap-rtc doctor`) asks for one WebRTC link without a job: the worker then answers
+ * this peer's next offer, within LINK_PROBE_TTL_MS. The link carries nothing but heartbeats
+ * (a hello for a job the peer does not own is refused as always).
+ */
+export const linkProbe = z.object({ app_message_type: z.literal('link_probe') });
+export type LinkProbe = z.infer<typeof linkProbe>;
+export const LINK_PROBE_TTL_MS = 30_000;
+
 export const jobPeerPayload = z.discriminatedUnion('app_message_type', [jobRequest, jobResponse, jobStatus, jobComplete, jobFailed, jobCancel]);
 export type JobPeerPayload = z.infer<typeof jobPeerPayload>;
 export { sha256Hex };

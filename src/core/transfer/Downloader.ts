@@ -1,4 +1,5 @@
-import { open, readFile, rename, rm, statfs, writeFile, type FileHandle } from 'node:fs/promises';
+import { open, readFile, rename, rm, writeFile, type FileHandle } from 'node:fs/promises';
+import { freeBytes } from '../freeSpace.js';
 import { dirname } from 'node:path';
 import type { Readable } from 'node:stream';
 import { AppError } from '../errors.js';
@@ -229,13 +230,12 @@ export class Downloader {
   }
 
   private async checkSpace(needed: number): Promise<void> {
-    let s: { bavail: number; bsize: number };
+    let free: number;
     try {
-      s = await statfs(dirname(this.o.dest));
+      free = await freeBytes(dirname(this.o.dest));
     } catch (e) {
       throw diskError(e, dirname(this.o.dest));
     }
-    const free = s.bavail * s.bsize;
     if (free < needed) {
       throw new AppError('storage_error', `not enough free space for ${this.o.dest}: ${needed} bytes needed, ${free} free on its disk; free some space and download again (finished ranges are kept)`, {
         details: { errno: 'ENOSPC', needed, free },
