@@ -60,8 +60,8 @@ describe('sleap-rtc doctor against a running stack', () => {
     const lines = r.stdout.trim().split('\n');
     assert.deepEqual(lines.map((l) => l.split(/\s+/)[1]), NAMES, r.stdout);
     for (const l of lines) assert.match(l, /^ok {3}/, l);
-    assert.match(lines[0], /^ok {3}agent {3}http:\/\/127\.0\.0\.1:\d+ \(v\d+\.\d+\.\d+, pid \d+\)$/);
-    assert.match(lines[1], new RegExp(`^ok {3}server {2}${serverUrl.replace(/[.]/g, '\\.')} `));
+    assert.match(lines[0], /^ok {3}agent {5}http:\/\/127\.0\.0\.1:\d+ \(v\d+\.\d+\.\d+, pid \d+\)$/);
+    assert.match(lines[1], new RegExp(`^ok {3}server {4}${serverUrl.replace(/[.]/g, '\\.')} `));
     assert.match(lines[2], /presigned PUT and GET of rooms\/lab\/datasets\/sleap-rtc-doctor\/probe\.txt/);
     assert.match(lines[3], /1 worker visible: worker-\S+ \(available\)/);
     assert.match(lines[4], /DataChannel to worker-\S+ open in \d+ ms/);
@@ -99,7 +99,7 @@ describe('sleap-rtc doctor against a running stack', () => {
       const r = await runCli(args, env());
       assert.equal(r.code, 1, r.stdout);
       const lines = r.stdout.trim().split('\n');
-      assert.match(lines[0], new RegExp(`^FAIL agent {3}no agent runs for ${empty}: .* — start it with \`sleap-rtc agent --data ${empty}\``));
+      assert.match(lines[0], new RegExp(`^FAIL agent {5}no agent runs for ${empty}: .* — start it with \`sleap-rtc agent --data ${empty}\``));
       assert.deepEqual(lines.slice(1).map((l) => l.split(/\s+/).slice(0, 2).join(' ')), ['ok server', 'ok s3', 'ok signaling', 'ok webrtc', 'ok disk'], r.stdout);
 
       const report = parsed(await runCli([...args, '--json'], env()));
@@ -125,7 +125,7 @@ test('nothing running: the server check says connection refused with the fix, th
     const r = await runCli(['doctor', '--data', data, '--server', `http://127.0.0.1:${free}`], env({ SLEAP_RTC_ROOM_TOKEN: 'a-room-token-of-some-room-0123' }));
     assert.equal(r.code, 1);
     const lines = r.stdout.trim().split('\n');
-    assert.equal(lines[1], `FAIL server  http://127.0.0.1:${free}: connection refused — start it with \`sleap-rtc stack\` or pass --server <url> (or SLEAP_RTC_SERVER)`);
+    assert.equal(lines[1], `FAIL server    http://127.0.0.1:${free}: connection refused — start it with \`sleap-rtc stack\` or pass --server <url> (or SLEAP_RTC_SERVER)`);
     assert.deepEqual(lines.map((l) => l.split(/\s+/)[0]), ['FAIL', 'FAIL', 'skip', 'skip', 'skip', 'ok'], r.stdout);
   } finally {
     await rm(data, { recursive: true, force: true });

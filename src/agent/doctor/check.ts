@@ -26,9 +26,9 @@ export async function runCheck(name: DoctorCheckName, f: () => Promise<Finding>)
   return { name, ok: r.status === 'ok', status: r.status, detail: r.detail, ...(r.fix ? { fix: r.fix } : {}), ...(r.status === 'skip' ? {} : { ms }) };
 }
 
-/** "ok   agent   http://127.0.0.1:8765 (v0.1.0, pid 1234)"; a failure adds " — <fix>". */
+/** "ok   agent     http://127.0.0.1:8765 (v0.1.0, pid 1234)"; a failure adds " — <fix>". Names padded to the longest, "signaling". */
 export function formatCheck(c: DoctorCheck): string {
   const status = c.status === 'fail' ? 'FAIL' : c.status;
-  const name = c.name.length >= 8 ? `${c.name} ` : c.name.padEnd(8);
+  const name = c.name.padEnd(10);
   return `${status.padEnd(5)}${name}${c.detail}${c.fix ? ` — ${c.fix}` : ''}`;
 }
