@@ -168,6 +168,20 @@ export function labelsWarnings(ds: Pick<Dataset, 'kind' | 'labels'>): string[] {
   return out;
 }
 
+/**
+ * Why `trainer` cannot train on this dataset, or undefined. sleap-nn trains on the frames, which
+ * it reads from the videos the labels file names: a video that is only referenced by a path on
+ * this machine is not on the worker, so the job would upload the file and then fail there. The
+ * builtin trainer learns from the points alone (worker/trainers/builtin/dataset.ts reads no
+ * image), and what a command trainer reads is its own business: for those the warnings stand.
+ */
+export function missingImagesFor(trainer: string, ds: Pick<Dataset, 'labels'>): string | undefined {
+  if (trainer !== 'sleap-nn') return undefined;
+  const missing = ds.labels.flatMap(({ relativePath, summary }) => summary.externalVideos.map((v) => `${v} (of ${relativePath})`));
+  if (missing.length === 0) return undefined;
+  return `the ${trainer} trainer trains on images, but ${missing.length === 1 ? 'this video is' : `these ${missing.length} videos are`} not embedded, only referenced by a path the worker cannot read: ${missing.join(', ')}; nothing was uploaded. Export a .pkg.slp (File > Export > Labels Package) to embed the frames, or train with --trainer builtin (it learns from the points alone)`;
+}
+
 const EDGE = 1024 * 1024;
 
 /** size, mtime and a SHA-256 of the first and last MiB: cheap, and enough to tell a changed file. */

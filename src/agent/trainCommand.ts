@@ -10,6 +10,7 @@ import type { JobEvent } from '../core/jobs/index.js';
 import { dataHome } from '../core/paths.js';
 import type { JobView, UploadView } from '../core/schemas/agent.js';
 import { AgentClient } from '../core/AgentClient.js';
+import { labelsWarnings, missingImagesFor, resolveDataset } from './datasets.js';
 import { renderLossChart, type LossPoint } from './LossChart.js';
 
 export const trainConfigSchema = z.object({
@@ -30,11 +31,13 @@ export const trainConfigSchema = z.object({
  * folder's token file), else the one whose connection file is in the data folder, whatever its
  * port; never a guessed port, which may belong to another stack's agent.
  */
-export function agentFor(cfg: { data?: string; agent?: string; agentToken?: string }, env: NodeJS.ProcessEnv = process.env): AgentClient {
+export async function agentFor(cfg: { data?: string; agent?: string; agentToken?: string }, env: NodeJS.ProcessEnv = process.env): Promise<AgentClient> {
   const dataDir = dataHome(cfg.data, env);
   const token = cfg.agentToken ?? env.SLEAP_RTC_AGENT_TOKEN;
   if (cfg.agent) return new AgentClient(cfg.agent.replace(/\/+$/, ''), token ?? AgentClient.tokenFrom(dataDir));
-  const found = AgentClient.fromConnection(dataDir);
+  // Checked by /health, not only by its pid: a file left by a kill -9 whose pid was reused would
+  // otherwise send the command to whatever listens at its port now.
+  const found = await AgentClient.connect(dataDir);
   return token ? new AgentClient(found.url, token) : found;
 }
 
@@ -72,11 +75,12 @@ export async function readTrainingConfig(path: string): Promise<Record<string, u
 export async function runTrain(dataset: string, flags: Record<string, unknown>): Promise<void> {
   const { json, ...rest } = flags;
   const cfg = loadCommandConfig(trainConfigSchema, rest);
-  const agent = agentFor(cfg);
+  const agent = await agentFor(cfg);
   const config: Record<string, unknown> = cfg.trainingConfig ? await readTrainingConfig(cfg.trainingConfig) : {};
   if (cfg.trainer) config.trainer = cfg.trainer;
   if (cfg.maxEpochs) config.trainer_config = { ...((config.trainer_config as Record<string, unknown> | undefined) ?? {}), max_epochs: cfg.maxEpochs };
   const datasetArg = dataset.startsWith('s3://') ? dataset : resolve(dataset);
+  if (!dataset.startsWith('s3://')) await checkLabels(datasetArg, typeof config.trainer === 'string' ? config.trainer : 'builtin');
 
   const out = json ? process.stderr : process.stdout;
   const tty = Boolean(out.isTTY) && !json;
@@ -151,6 +155,21 @@ export async function runTrain(dataset: string, flags: Record<string, unknown>):
   }
 }
 
+/**
+ * Before anything is sent: the warnings the agent gives this file's upload (GET /api/uploads
+ * shows the same ones, from the same function), e.g. videos only referenced by path, on stderr;
+ * and a refusal (bad_request, exit 2) when the trainer needs images the file does not embed. The
+ * agent refuses such a job too; here it is said before a worker is even chosen. A dataset this
+ * process cannot read is left to the agent, whose error names what is wrong.
+ */
+async function checkLabels(path: string, trainer: string): Promise<void> {
+  const ds = await resolveDataset(path).catch(() => undefined);
+  if (!ds) return;
+  for (const w of labelsWarnings(ds)) process.stderr.write(`warning: ${w}\n`);
+  const missing = missingImagesFor(trainer, ds);
+  if (missing) throw new AppError('bad_request', `cannot train on ${path}: ${missing}`);
+}
+
 /** What `train` shows: one status line, the upload's progress, the loss chart. */
 class TrainView {
   private readonly points: LossPoint[] = [];
@@ -220,7 +239,7 @@ export const downloadConfigSchema = trainConfigSchema.pick({ data: true, agent: 
 export async function runDownload(model: string, flags: Record<string, unknown>): Promise<void> {
   const { json, dest, ...rest } = flags;
   const cfg = loadCommandConfig(downloadConfigSchema, rest);
-  const agent = agentFor(cfg);
+  const agent = await agentFor(cfg);
   const r = await agent.call<{ model_id: string; dest: string; files: Array<{ name: string; path: string; size: number; sha256: string }> }>('POST', `/api/models/${encodeURIComponent(model)}/download`, { dest: resolve(typeof dest === 'string' ? dest : '.') });
   if (json) process.stdout.write(JSON.stringify(r) + '\n');
   else {

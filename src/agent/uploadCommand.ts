@@ -8,21 +8,30 @@ import { resolveDataset } from './datasets.js';
 import { dataHome } from '../core/paths.js';
 import { openUploads } from './main.js';
 import { ProgressBar } from './ProgressBar.js';
+import { AgentClient } from '../core/AgentClient.js';
+import { uploadThroughAgent } from './agentUpload.js';
 import { describeSlp } from './uploadView.js';
 
 /**
- * `sleap-rtc upload <path>`: the transfer engine in this process, with the agent's ledger and
- * lock, so that running the same command again after Ctrl-C, a crash or kill -9 resumes.
+ * `sleap-rtc upload <path>`: through the data folder's agent when one runs (agentUpload.ts), else
+ * the transfer engine in this process, with the agent's ledger and lock, so that running the
+ * same command again after Ctrl-C, a crash or kill -9 resumes.
  * Progress goes to stderr; `--json` prints one object on stdout at the end.
  */
 export async function runUpload(path: string, flags: Record<string, unknown>): Promise<void> {
   const { config, logLevel, json, ...rest } = flags;
   setLogLevel((logLevel as LogLevel | undefined) ?? 'warn');
-  const cfg = loadConfig(uploadClientSchema, { flags: rest, env: process.env, file: config as string | undefined });
+  const sources = { flags: rest, env: process.env, file: config as string | undefined };
+  // The server is needed only standalone: a running agent uploads with its own.
+  const data = dataHome(loadConfig(uploadClientSchema.partial({ server: true }), sources).data, process.env);
   const abs = resolve(path);
   const dataset = await resolveDataset(abs);
+  // The data folder's agent holds its ledger's lock: when it runs, the upload is the agent's.
+  const running = await AgentClient.running(data);
+  if (running.client) return uploadThroughAgent(running.client, abs, dataset, Boolean(json));
+  const cfg = loadConfig(uploadClientSchema, sources);
   const log = createLogger('upload');
-  const { uploads, ledger, lock } = await openUploads({ ...cfg, data: dataHome(cfg.data, process.env) }, log, 'sleap-rtc upload');
+  const { uploads, ledger, lock } = await openUploads({ ...cfg, data }, log, 'sleap-rtc upload');
   let interrupted = false;
   const onSignal = (): void => {
     if (interrupted) process.exit(130);

@@ -38,10 +38,38 @@ export class AgentClient {
    */
   static fromConnection(dataDir: string): AgentClient {
     const c = readAgentConnection(dataDir);
-    if (!c) {
-      throw new AppError('unavailable', `no agent is running for the data folder ${dataDir} (${agentConnectionFile(dataDir)} is missing, or names a process that has ended): start one with \`sleap-rtc agent --data ${dataDir}\` or \`sleap-rtc stack --data ${dataDir}\` (npm start), or give its URL with --agent`, { details: { file: agentConnectionFile(dataDir) } });
-    }
+    if (!c) throw noAgentError(dataDir, 'is missing, or names a process that has ended');
     return new AgentClient(c.url, c.token);
+  }
+
+  /**
+   * The agent of a data folder when one really runs there: its connection file names a live pid
+   * and /health at its URL answers with that pid. Undefined when none does, also for a stale file
+   * whose pid was reused by another process (nothing listens at its URL, another agent or
+   * another program does).
+   * Throws what readAgentConnection throws, and AppError timeout for an agent that is hung.
+   */
+  static async running(dataDir: string, timeoutMs = 2000): Promise<{ client?: AgentClient; stale?: string }> {
+    const c = readAgentConnection(dataDir);
+    if (!c) return {};
+    const client = new AgentClient(c.url, c.token);
+    try {
+      const h = await client.health(timeoutMs);
+      if (h.pid === c.pid) return { client };
+      return { stale: `it names pid ${c.pid}, but the agent at ${c.url} is pid ${h.pid}` };
+    } catch (e) {
+      if (e instanceof AppError && e.code === 'unavailable') return { stale: `it names pid ${c.pid}, but nothing answers at ${c.url}` };
+      if (e instanceof AppError && e.code === 'upstream_error') return { stale: `it names pid ${c.pid}, but what answers at ${c.url} is not a sleap-rtc agent` };
+      if (e instanceof AppError && e.code === 'timeout') throw new AppError('timeout', `the agent of the data folder ${dataDir} (pid ${c.pid}, ${c.url}) did not answer /health within ${timeoutMs} ms: it may be busy or hung; stop it (kill ${c.pid}) and start it again`);
+      throw e;
+    }
+  }
+
+  /** The running agent of a data folder (see running()); AppError unavailable saying how to start one when none runs. */
+  static async connect(dataDir: string, timeoutMs = 2000): Promise<AgentClient> {
+    const r = await AgentClient.running(dataDir, timeoutMs);
+    if (r.client) return r.client;
+    throw noAgentError(dataDir, r.stale ? `is stale: ${r.stale}` : 'is missing, or names a process that has ended');
   }
 
   /**
@@ -107,6 +135,12 @@ export class AgentClient {
     if (!res.ok || !res.body) throw new AppError('upstream_error', `the agent refused the event stream: HTTP ${res.status}`);
     return readEvents(res.body as unknown as AsyncIterable<Uint8Array>, signal);
   }
+}
+
+/** The one line a client prints when no agent runs for a data folder: which folder, and how to start one. */
+function noAgentError(dataDir: string, why: string): AppError {
+  const file = agentConnectionFile(dataDir);
+  return new AppError('unavailable', `no agent is running for the data folder ${dataDir} (${file} ${why}): start one with \`sleap-rtc agent --data ${dataDir}\` or \`sleap-rtc stack --data ${dataDir}\` (npm start), or give its URL with --agent`, { details: { file } });
 }
 
 async function* readEvents(body: AsyncIterable<Uint8Array>, signal: AbortSignal): AsyncGenerator<AgentEvent> {

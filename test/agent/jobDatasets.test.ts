@@ -62,6 +62,22 @@ describe('JobDatasets (store, server, UploadManager)', () => {
     await assert.rejects(datasets.resolve(folder), (e: unknown) => isAppError(e, 'bad_request') && /is a folder: a job trains on one labels file/.test(e.message));
   });
 
+  test('a .slp whose video is only referenced by path: refused for sleap-nn (it trains on images) before any upload; builtin and command take it', async () => {
+    const external = join(dir, 'external.slp');
+    await writeSyntheticSlp(external, { frames: 4, instancesPerFrame: 1, nodes: 3, videoFilename: '/lab/videos/session1.mp4' });
+    const count = ledger.uploads().length;
+    await assert.rejects(
+      datasets.resolve(external, 'sleap-nn'),
+      (e: unknown) => isAppError(e, 'bad_request') && e.message.startsWith(`dataset ${external}: the sleap-nn trainer trains on images, but this video is not embedded`) && e.message.includes('/lab/videos/session1.mp4 (of external.slp)') && /nothing was uploaded\. Export a \.pkg\.slp/.test(e.message),
+    );
+    assert.equal(ledger.uploads().length, count, 'no upload was made');
+    for (const trainer of ['builtin', 'command']) {
+      const ok = await datasets.resolve(external, trainer);
+      assert.ok(ok.uploadId, `${trainer}: an upload was made`);
+      await uploads.remove(ok.uploadId);
+    }
+  });
+
   test('a new local file: an upload is made (a relative path made absolute); uploaded() runs it and gives the object with its SHA-256', async () => {
     const rel = join(dir, 'a-folder', '..', 'labels.pkg.slp');
     const first = await datasets.resolve(rel);

@@ -4,6 +4,7 @@ import { AppError, toAppError } from '../../core/errors.js';
 import type { DatasetRef } from '../../core/schemas/jobs.js';
 import type { BackendClient } from '../../core/transfer/index.js';
 import type { UploadManager } from '../UploadManager.js';
+import { missingImagesFor, resolveDataset } from '../datasets.js';
 
 /** Where a job's dataset comes from, as recorded at submit. */
 export interface JobDataset {
@@ -26,14 +27,21 @@ export class JobDatasets {
     private readonly backend: BackendClient,
   ) {}
 
-  /** At submit: checks the dataset now, so that a bad one is refused before a job is recorded. */
-  async resolve(dataset: string): Promise<JobDataset> {
+  /**
+   * At submit: checks the dataset now, so that a bad one is refused before a job is recorded,
+   * and one whose images `trainer` needs but cannot get before anything is uploaded.
+   */
+  async resolve(dataset: string, trainer?: string): Promise<JobDataset> {
     if (dataset.startsWith('s3://')) return { dataset, datasetRef: await this.remote(dataset) };
     const path = resolve(dataset);
     const st = await stat(path).catch((e: NodeJS.ErrnoException) => {
       throw new AppError('not_found', `dataset ${path} does not exist (${e.code}): give the path of a .slp or .pkg.slp file`);
     });
     if (st.isDirectory()) throw new AppError('bad_request', `dataset ${path} is a folder: a job trains on one labels file; give the .slp or .pkg.slp inside it`);
+    if (trainer) {
+      const missing = missingImagesFor(trainer, await resolveDataset(path));
+      if (missing) throw new AppError('bad_request', `dataset ${path}: ${missing}`);
+    }
     const done = await this.uploads.findCompleted(path);
     if (done?.s3_path && done.sha256) {
       // Unchanged since it was uploaded: the worker reads the same object (and its cache has it).

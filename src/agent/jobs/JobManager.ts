@@ -160,7 +160,7 @@ export class JobManager {
     const worker = await pickWorker((f) => this.discover(f), this.o.room, req.worker, req.config.trainer);
     const now = new Date().toISOString();
     const id = `job-${Date.now().toString(36)}-${randomBytes(4).toString('hex')}`;
-    const ds = await this.datasets.resolve(req.dataset);
+    const ds = await this.datasets.resolve(req.dataset, req.config.trainer);
     const job: LedgerJob = { id, status: 'queued', dataset: ds.dataset, config: req.config, worker, createdAt: now, updatedAt: now };
     if (ds.datasetRef) job.datasetRef = ds.datasetRef;
     if (ds.uploadId) job.uploadId = ds.uploadId;
