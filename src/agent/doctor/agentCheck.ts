@@ -22,6 +22,8 @@ export async function checkAgent(data: string): Promise<Finding> {
     return failed(`${conn.url} (pid ${conn.pid}, from ${file}): ${toAppError(e).message}`, `the agent may have hung or its pid been reused: stop pid ${conn.pid}, then ${start}`);
   }
   const what = `${conn.url} (v${health.version}, pid ${health.pid})`;
+  // As AgentClient.running(): a file whose pid was reused names another folder's agent.
+  if (health.pid !== conn.pid) return failed(`${file} is stale: it names pid ${conn.pid}, but the agent at ${conn.url} is pid ${health.pid}`, `delete ${file}, then ${start}`);
   if (health.version !== VERSION) return failed(`${what}: this sleap-rtc is v${VERSION}`, `restart the agent with this version (stop pid ${health.pid}, then ${start})`);
   return passed(what);
 }
