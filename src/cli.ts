@@ -100,6 +100,7 @@ commonOptions(
       .description('run the local agent: token-protected HTTP API on 127.0.0.1 for uploads, watched folders, training jobs, workers, models and events')
       .option('--port <n>', 'TCP port on 127.0.0.1; 0 picks a free one (default 8765)')
       .option('--allowed-origins <list>', 'browser origins allowed to call the API, comma-separated (default none)')
+      .option('--allowed-roots <list>', 'folders the API may upload from, watch and download models into, comma-separated (default anywhere)')
       .option('--watch-stability <seconds>', 'how long a watched file must stay unchanged before it is uploaded (default 1)')
       .option('--room <id>', "the room whose workers train (default: the stack secrets' room)")
       .option('--ice-servers <json>', 'ICE servers as JSON (default none)')

@@ -4,6 +4,7 @@
 // that install the package. Split like dist/cli.js so `agent` loads only what the agent needs.
 import { build } from 'esbuild';
 import { nodeBundle } from './node.mjs';
+import { copyDocs } from './docs.mjs';
 import { rm } from 'node:fs/promises';
 
 export default async function buildBundled() {
@@ -21,4 +22,5 @@ export default async function buildBundled() {
     banner: { js: "import { createRequire as __sleapRtcRequire } from 'node:module'; const require = __sleapRtcRequire(import.meta.url);" },
     legalComments: 'none',
   });
+  await copyDocs('dist/bundled');
 }

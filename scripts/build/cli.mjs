@@ -4,6 +4,7 @@
 // would import every one of them at start: 134 MiB RSS instead of ~50 for the store).
 import { build } from 'esbuild';
 import { nodeBundle } from './node.mjs';
+import { copyDocs } from './docs.mjs';
 import { chmod, readFile, rm, writeFile } from 'node:fs/promises';
 
 export default async function buildCli() {
@@ -22,4 +23,5 @@ export default async function buildCli() {
   const entry = await readFile('dist/cli.js', 'utf8');
   await writeFile('dist/cli.js', '#!/usr/bin/env node\n' + entry);
   await chmod('dist/cli.js', 0o755);
+  await copyDocs('dist');
 }

@@ -4,6 +4,7 @@ import { watch, type FSWatcher } from 'chokidar';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { datasetKindOf } from './datasets.js';
+import type { AllowedRoots } from './allowedRoots.js';
 import type { Ledger, LedgerWatch } from './Ledger.js';
 import type { UploadManager } from './UploadManager.js';
 
@@ -16,7 +17,7 @@ export class Watches {
   private readonly watchers = new Map<string, FSWatcher>();
 
   constructor(
-    private readonly o: { ledger: Ledger; uploads: UploadManager; log: Logger; stabilityMs?: number },
+    private readonly o: { ledger: Ledger; uploads: UploadManager; log: Logger; stabilityMs?: number; roots?: AllowedRoots },
   ) {}
 
   list(): LedgerWatch[] {
@@ -56,6 +57,8 @@ export class Watches {
   }
 
   private async start(w: LedgerWatch): Promise<void> {
+    // Here, so that a watch kept from a run without (or with other) --allowed-roots is not restored.
+    await this.o.roots?.check(w.path, 'the watched folder');
     const stability = this.o.stabilityMs ?? 1000;
     const watcher = watch(w.path, {
       ignoreInitial: true,
@@ -72,8 +75,9 @@ export class Watches {
       const open = this.o.uploads.findUnfinished(p);
       if (open && open.state !== 'failed') return;
       creating.add(p);
-      this.o.uploads
-        .create(p, 'watch')
+      // A symlink in the folder may point outside the roots.
+      Promise.resolve(this.o.roots?.check(p, 'the watched file'))
+        .then(() => this.o.uploads.create(p, 'watch'))
         .then(
           (v) => this.o.log.info('watched dataset queued', { path: p, upload: v.id }),
           (e: unknown) => this.o.log.warn('watched file refused', { path: p, error: String((e as Error).message) }),

@@ -32,6 +32,8 @@ export const agentConfigSchema = uploadClientSchema.extend({
   linkDeadAfter: z.coerce.number().min(0.1).max(600).default(5),
   /** Browser origins allowed to call the API ("http://localhost:3000,..."); default none. */
   allowedOrigins: list.optional(),
+  /** Folders the API may upload from, watch and download into ("/data/lab,/scratch"); default anywhere. */
+  allowedRoots: list.optional(),
   /** Seconds a watched file must stay unchanged before it is uploaded. */
   watchStability: z.coerce.number().min(0.05).max(600).default(1),
 });

@@ -22,7 +22,9 @@ import { acquireLock } from './lock.js';
 import { openApiDocument } from './openapi.js';
 import { errorMiddleware, jsonBodies, methodNotAllowed } from '../core/http.js';
 import { agentRoutes } from './routes.js';
-import { hostGuard, originGuard, tokenGuard } from './security.js';
+import { fetchSiteGuard, hostGuard, originGuard, tokenGuard } from './security.js';
+import { docsRoutes } from './docs.js';
+import { allowedRoots, type AllowedRoots } from './allowedRoots.js';
 import cors from 'cors';
 import { UploadManager } from './UploadManager.js';
 import { Watches } from './Watches.js';
@@ -36,6 +38,8 @@ export interface RunningAgent {
   tokenFile: string;
   /** `<data>/agent/agent.json`, which clients read to find this agent. */
   connectionFile: string;
+  /** The express app serving the API (tests walk its router to check the OpenAPI document). */
+  app: express.Express;
   close(): Promise<void>;
 }
 
@@ -83,7 +87,9 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
   const { token, file: tokenFile } = agentToken(dir);
   let jobs: JobManager;
   let models: Models;
+  let roots: AllowedRoots;
   try {
+    roots = allowedRoots(cfg.allowedRoots);
     const room = resolveRoom(cfg);
     const ice = z.array(iceServer).safeParse(cfg.iceServers ?? []);
     if (!ice.success) throw new AppError('config_invalid', `--ice-servers must be a JSON list of {"urls": ...}: ${ice.error.issues[0]?.message}`);
@@ -104,7 +110,7 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
     lock.release();
     throw e;
   }
-  const watches = new Watches({ ledger, uploads, log: log.child('watch'), stabilityMs: cfg.watchStability * 1000 });
+  const watches = new Watches({ ledger, uploads, roots, log: log.child('watch'), stabilityMs: cfg.watchStability * 1000 });
   let port = cfg.port;
   const app = express();
   app.disable('x-powered-by');
@@ -113,13 +119,16 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
   // Pages from an allow-listed origin (e.g. a Jupyter server) may call the API from a browser:
   // CORS headers for them, and preflights answered before the token guard (a preflight carries
   // no Authorization). Every other Origin was refused by originGuard already.
-  app.use(hostGuard(() => port), originGuard(origins), cors({ origin: origins, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'], maxAge: 600 }));
-  app.get('/openapi.json', (_req, res) => void res.json(openApiDocument(`http://127.0.0.1:${port}`)));
+  app.use(hostGuard(() => port), originGuard(origins, () => port), fetchSiteGuard(origins), cors({ origin: origins, methods: ['GET', 'POST', 'DELETE'], allowedHeaders: ['authorization', 'content-type', 'last-event-id'], maxAge: 600 }));
+  // The server URL as the client called it (Host is one of the agent's own, hostGuard checked
+  // it), so that /docs opened on localhost calls localhost: same origin, as its CSP requires.
+  app.get('/openapi.json', (req, res) => void res.json(openApiDocument(`http://${req.headers.host}`)));
+  app.use(docsRoutes());
   // Liveness for the clients that supervise the agent: no token (a client checking whether a
   // stale connection file's agent still runs may not have the right one), but behind the Host
   // and Origin guards, and it tells nothing secret.
   app.get('/health', (_req, res) => void res.set('cache-control', 'no-store').json({ status: 'ok', version: VERSION, pid: process.pid } satisfies AgentHealth));
-  app.use('/api', tokenGuard(token, tokenFile), ...jsonBodies(64 * 1024), agentRoutes({ uploads, watches, jobs, models, log }));
+  app.use('/api', tokenGuard(token, tokenFile), ...jsonBodies(64 * 1024), agentRoutes({ uploads, watches, jobs, models, roots, log }));
   app.use(methodNotAllowed(openApiDocument('').paths));
   app.use((req, res) => void res.status(404).json({ error: { code: 'not_found', message: `no route ${req.method} ${req.path}` } }));
   app.use(errorMiddleware(log, 'agent'));
@@ -159,6 +168,7 @@ export async function startAgent(cfg: AgentConfig & { data: string }, log: Logge
     port,
     tokenFile,
     connectionFile,
+    app,
     close: async () => {
       // First, so that no client finds an agent that is going away.
       removeAgentConnection(cfg.data);

@@ -31,7 +31,7 @@ export function openApiDocument(url: string): { paths: OpenApiPaths } & Record<s
     servers: [{ url }],
     components: { securitySchemes: { bearer: { type: 'http', scheme: 'bearer' } } },
     security: [{ bearer: [] }],
-    paths: {
+    paths: withCommonErrors({
       '/health': {
         get: {
           summary: 'Liveness: that an agent answers here, its version and pid (no token; Host and Origin are still checked). Clients use it to tell a live agent from a stale connection file and to notice a restart.',
@@ -93,6 +93,34 @@ export function openApiDocument(url: string): { paths: OpenApiPaths } & Record<s
         get: { summary: 'Watched folders', responses: { '200': ok(z.object({ watches: z.array(watchView) })), ...errors } },
         delete: { summary: 'Stop watching a folder', requestBody: body(deleteWatchBody), responses: { '204': { description: 'deleted' }, ...errors } },
       },
-    },
+      '/openapi.json': {
+        get: { summary: 'This document (no token; Host, Origin and Sec-Fetch-Site are still checked)', security: [], responses: { '200': { description: 'the OpenAPI 3.1 document', content: { 'application/json': { schema: { type: 'object' } } } }, '403': ok(errorView, 'Host or Origin not allowed') } },
+      },
+      '/docs': {
+        get: { summary: 'This document as a page (Swagger UI, served by the agent, nothing fetched from elsewhere); no token to read it, the token (Authorize) to try a call', security: [], responses: { '200': { description: 'the page', content: { 'text/html': { schema: { type: 'string' } } } }, '403': ok(errorView, 'Host, Origin or Sec-Fetch-Site not allowed') } },
+      },
+      '/docs/{file}': {
+        get: {
+          summary: 'A file of the docs page (its script, styles, icon, licence)',
+          security: [],
+          parameters: [{ name: 'file', in: 'path', required: true, schema: { type: 'string' } }],
+          responses: { '200': { description: 'the file' }, '403': ok(errorView, 'Host, Origin or Sec-Fetch-Site not allowed'), '404': ok(errorView, 'no such file') },
+        },
+      },
+    }),
   };
+}
+
+/**
+ * What every route with a JSON body may also answer: 413 (over 64 KiB) and 415 (not JSON), and
+ * what every /api route may: 405 for a method it does not take there.
+ */
+function withCommonErrors(paths: OpenApiPaths): OpenApiPaths {
+  for (const [path, item] of Object.entries(paths)) {
+    for (const op of Object.values(item) as { requestBody?: unknown; responses: Record<string, unknown> }[]) {
+      if (op.requestBody) Object.assign(op.responses, { '413': ok(errorView, 'body too large'), '415': ok(errorView, 'body not sent as application/json') });
+      if (path.startsWith('/api/')) Object.assign(op.responses, { '405': ok(errorView, 'method not allowed on this path (header Allow lists the methods)') });
+    }
+  }
+  return paths;
 }

@@ -7,15 +7,17 @@ import type { JobManager } from './jobs/JobManager.js';
 import type { Models } from './jobs/Models.js';
 import type { UploadManager } from './UploadManager.js';
 import type { Watches } from './Watches.js';
+import type { AllowedRoots } from './allowedRoots.js';
 import { EventFeed } from './EventFeed.js';
 
 const watchView = (w: { path: string; autoUpload: boolean }) => ({ path: w.path, auto_upload: w.autoUpload });
 
 /** /api/* of the agent (mounted behind the Host, Origin and token guards). */
-export function agentRoutes(o: { uploads: UploadManager; watches: Watches; jobs: JobManager; models: Models; log: Logger }): Router {
+export function agentRoutes(o: { uploads: UploadManager; watches: Watches; jobs: JobManager; models: Models; roots: AllowedRoots; log: Logger }): Router {
   const r = express.Router();
   r.post('/uploads', async (req, res) => {
     const body = parseWith(createUploadBody, bodyOf(req), 'request body');
+    await o.roots.check(body.path, 'the dataset');
     res.status(201).json(await o.uploads.create(body.path, 'api'));
   });
   r.get('/uploads', (_req, res) => void res.json({ uploads: o.uploads.list() }));
@@ -45,6 +47,7 @@ export function agentRoutes(o: { uploads: UploadManager; watches: Watches; jobs:
   });
   r.post('/watches', async (req, res) => {
     const body = parseWith(createWatchBody, bodyOf(req), 'request body');
+    await o.roots.check(body.path, 'the folder');
     res.status(201).json(watchView(await o.watches.add(body.path, body.auto_upload)));
   });
   r.get('/watches', (_req, res) => void res.json({ watches: o.watches.list().map(watchView) }));
@@ -54,6 +57,7 @@ export function agentRoutes(o: { uploads: UploadManager; watches: Watches; jobs:
   });
   r.post('/jobs', async (req, res) => {
     const body = parseWith(createJobBody, bodyOf(req), 'job');
+    if (!body.dataset.startsWith('s3://')) await o.roots.check(body.dataset, 'the dataset');
     res.status(201).json(await o.jobs.submit(body));
   });
   r.get('/jobs', (_req, res) => void res.json({ jobs: o.jobs.list() }));
@@ -73,6 +77,7 @@ export function agentRoutes(o: { uploads: UploadManager; watches: Watches; jobs:
   r.get('/models/:id', async (req, res) => void res.json(await o.models.get(req.params.id)));
   r.post('/models/:id/download', async (req, res) => {
     const body = parseWith(modelDownloadBody, bodyOf(req), 'download');
+    await o.roots.check(body.dest, 'the download folder');
     res.json(await o.models.download(req.params.id, body.dest));
   });
   return r;

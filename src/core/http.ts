@@ -8,7 +8,14 @@ import type { Logger } from './log.js';
 export function parseWith<S extends z.ZodType>(schema: S, value: unknown, what: string): z.infer<S> {
   const r = schema.safeParse(value);
   if (r.success) return r.data;
-  const problems = r.error.issues.map((i) => `${i.path.join('.') || '(body)'}: ${i.message}`).join('; ');
+  const problems = r.error.issues
+    .map((i) => {
+      const at = i.path.join('.');
+      // A strict object's extra keys: named as fields (with where they are), not "Unrecognized key".
+      if (i.code === 'unrecognized_keys') return i.keys.map((k) => `${at ? `${at}.` : ''}${k}: unknown field, not taken here`).join('; ');
+      return `${at || '(body)'}: ${i.message}`;
+    })
+    .join('; ');
   throw new AppError('bad_request', `invalid ${what}: ${problems}`);
 }
 

@@ -2,11 +2,14 @@ import { z } from 'zod';
 import { jobCommandName, jobEventSchema } from './datachannel.js';
 import { jobId, jobStatusValue, trainingConfig } from './jobs.js';
 
-/** The local agent's HTTP API bodies (127.0.0.1, bearer token). */
+/**
+ * The local agent's HTTP API bodies (127.0.0.1, bearer token). Request bodies are strict: an
+ * unknown field (a typo such as `auto_uplaod`) is a 400 naming it, not silently ignored.
+ */
 export const uploadState = z.enum(['queued', 'hashing', 'uploading', 'paused', 'completing', 'completed', 'failed', 'cancelled']);
 export type UploadState = z.infer<typeof uploadState>;
 
-export const createUploadBody = z.object({ path: z.string().min(1).max(4096) });
+export const createUploadBody = z.strictObject({ path: z.string().min(1).max(4096) });
 
 /** A labels file of the dataset as the agent read it (h5wasm) when the upload was added. */
 export const slpSummaryView = z.object({
@@ -55,16 +58,16 @@ export const uploadView = z.object({
 });
 export type UploadView = z.infer<typeof uploadView>;
 
-export const createWatchBody = z.object({ path: z.string().min(1).max(4096), auto_upload: z.boolean().default(true) });
-export const deleteWatchBody = z.object({ path: z.string().min(1).max(4096) });
+export const createWatchBody = z.strictObject({ path: z.string().min(1).max(4096), auto_upload: z.boolean().default(true) });
+export const deleteWatchBody = z.strictObject({ path: z.string().min(1).max(4096) });
 
-export const createJobBody = z.object({
+export const createJobBody = z.strictObject({
   /** A local path (uploaded first) or an s3:// path already in the room. */
   dataset: z.string().min(1).max(4096),
   config: trainingConfig.default({ trainer: 'builtin', data_config: {}, model_config: {}, trainer_config: {} }),
   worker: z.string().optional(),
 });
-export const jobCommandBody = z.object({ command: jobCommandName });
+export const jobCommandBody = z.strictObject({ command: jobCommandName });
 export const jobView = z.object({
   id: jobId,
   status: jobStatusValue,
@@ -87,7 +90,7 @@ export const jobView = z.object({
 /** GET /api/jobs/:id: the job, its config and its history page. */
 export const jobDetail = jobView.extend({ events: z.array(jobEventSchema) });
 export type JobDetail = z.infer<typeof jobDetail>;
-export const modelDownloadBody = z.object({ dest: z.string().min(1).max(4096) });
+export const modelDownloadBody = z.strictObject({ dest: z.string().min(1).max(4096) });
 export type JobView = z.infer<typeof jobView>;
 
 /** The data of the agent's SSE events (`event: upload`, `event: job`), validated by every client. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFaultProxy, type FaultProxy } from '../../support/faultProxy.js';
-import { repoRoot, spawnCli, type Spawned } from '../../support/proc.js';
+import { repoRoot, spawnCli, type CliBuild, type Spawned } from '../../support/proc.js';
 import { startServerProcess, type ServerProcess } from '../../support/server.js';
 import type { S3Target } from '../../support/targets.js';
 
@@ -51,8 +51,8 @@ export interface AgentProcess {
   api(path: string, init?: { method?: string; body?: unknown; token?: string | null; headers?: Record<string, string> }): Promise<{ status: number; body: any }>;
 }
 
-export async function startAgentProcess(env: NodeJS.ProcessEnv, data: string, extra: string[] = []): Promise<AgentProcess> {
-  const proc = await spawnCli(['agent', '--port', '0', '--data', data, ...extra], { waitFor: /agent listening on (http:\/\/\S+) \(token in (\S+)\)/, env });
+export async function startAgentProcess(env: NodeJS.ProcessEnv, data: string, extra: string[] = [], built?: CliBuild): Promise<AgentProcess> {
+  const proc = await spawnCli(['agent', '--port', '0', '--data', data, ...extra], { waitFor: /agent listening on (http:\/\/\S+) \(token in (\S+)\)/, env, built });
   const url = proc.line[1];
   const token = (await readFile(proc.line[2], 'utf8')).trim();
   return {

@@ -32,7 +32,8 @@ export interface Browser {
   close(): Promise<void>;
 }
 
-export async function launchBrowser(opts: { viewport?: { width: number; height: number } } = {}): Promise<Browser> {
+/** `args`: more Chromium switches (e.g. --host-resolver-rules for a name that resolves to 127.0.0.1). */
+export async function launchBrowser(opts: { viewport?: { width: number; height: number }; args?: string[] } = {}): Promise<Browser> {
   const missing = chromiumMissing();
   if (missing) throw new Error(missing);
   const root = await mkdtemp(join(tmpdir(), 'sleap-rtc-chromium-'));
@@ -45,7 +46,7 @@ export async function launchBrowser(opts: { viewport?: { width: number; height: 
     const context = await chromium.launchPersistentContext(join(root, 'profile'), {
       executablePath: CHROMIUM,
       headless: true,
-      args: ARGS,
+      args: [...ARGS, ...(opts.args ?? [])],
       viewport: opts.viewport ?? { width: 1400, height: 900 },
       env: { ...process.env, HOME: root, XDG_CONFIG_HOME: join(root, 'config'), XDG_CACHE_HOME: join(root, 'cache') },
       // Our own handlers (processGroup.ts) clean up code-server first; playwright's would exit the
