@@ -19,6 +19,19 @@ PACKAGES=(
   awscli rclone s3cmd python3-boto3 s3fs fuse3
   python3-zmq python3-yaml python3-aiortc python3-websockets
   chromium libkrb5-dev ripgrep build-essential
+  # The Python client's tests and the example notebook (clients/python, examples/), run with Debian's python3:
+  # nbclient executes the notebook,
+  python3-nbclient
+  # ipykernel is the kernel it runs in,
+  python3-ipykernel
+  # nbformat reads and checks the notebook file,
+  python3-nbformat
+  # pandas for job.history_df() and the notebook's metrics table,
+  python3-pandas
+  # matplotlib for job.plot() and job.live_plot(),
+  python3-matplotlib
+  # tqdm for the upload progress bar (the client falls back to a plain line without it).
+  python3-tqdm
 )
 
 is_installed() {
