@@ -196,6 +196,7 @@ commonOptions(
     .option('--sleap-nn-command <json>', 'sleap-nn trainer: argv prefix as a JSON array (default ["sleap-nn"])')
     .option('--trainer-command <json>', 'command trainer: argv as a JSON array with {dataset} {outDir} {config} {jobId}')
     .option('--max-jobs <n>', 'jobs run at once (default 1)')
+    .option('--queue <n>', 'jobs that wait for a free slot, round-robin between clients (default 16; 0: refuse when busy)')
     .option('--peer-id <id>', 'peer id (default worker-<hostname>-<random>, kept in the data folder)')
     .option('--data <dir>', 'worker folder: peer id, dataset cache, job folders (default <data folder>/worker)')
     .option('--ice-servers <json>', 'ICE servers as JSON (default none)')

@@ -78,6 +78,14 @@ export interface LedgerJob {
   /** True once the job_request was sent (a restarted agent then re-attaches instead of asking again). */
   requested?: boolean;
   accepted?: boolean;
+  /** While the job waits in its worker's queue: its place there (1: next). */
+  queuePosition?: number;
+  /**
+   * Set once the agent resubmitted the job because its worker restarted and no longer had it
+   * (never twice): the seq of the agent's own `resubmitted` event, after which the worker
+   * numbers the job's events (job_request.seq_base), so the history has no gap and no repeat.
+   */
+  resubmit?: { seqBase: number };
   createdAt: string;
   updatedAt: string;
   model?: { model_id: string; s3_path: string; metrics: Record<string, number> };

@@ -65,7 +65,12 @@ export function openApiDocument(url: string): { paths: OpenApiPaths } & Record<s
         },
       },
       '/api/jobs': {
-        post: { summary: 'Submit a training job (a local dataset is uploaded first; the worker is picked when not named)', requestBody: body(createJobBody), responses: { '201': ok(jobView, 'created'), ...errors, '503': ok(errorView, 'no worker free, or signaling unreachable') } },
+        post: {
+          summary:
+            'Submit a training job (a local dataset is uploaded first; the worker is picked when not named: a free one, else the one with the shortest queue). A job waiting in its worker\'s queue has status `queued` and `queue_position` (1: next); its `status` events carry `position` as it moves up. A queued job can be cancelled. If its worker restarts and no longer has it, the agent submits it again, once (`resubmitted`: true, and a `queued` event "resubmitted: the worker restarted and no longer had this job").',
+          requestBody: body(createJobBody),
+          responses: { '201': ok(jobView, 'created'), ...errors, '503': ok(errorView, 'no worker free and every queue full, or signaling unreachable') },
+        },
         get: { summary: 'All jobs', responses: { '200': ok(z.object({ jobs: z.array(jobView) })), ...errors } },
       },
       '/api/jobs/{id}': {

@@ -97,7 +97,7 @@ export async function runTrain(dataset: string, flags: Record<string, unknown>):
   process.once('SIGINT', onSignal);
   process.once('SIGTERM', onSignal);
 
-  const view = new TrainView(out, tty);
+  const view = new TrainView(out, tty, job.worker ?? '?');
   let seq = 0;
   let final: JobView | undefined;
   const take = (e: JobEvent): void => {
@@ -180,6 +180,7 @@ class TrainView {
   constructor(
     private readonly out: NodeJS.WriteStream,
     private readonly tty: boolean,
+    private readonly worker: string,
   ) {}
 
   upload(u: UploadView): void {
@@ -191,8 +192,10 @@ class TrainView {
 
   event(e: JobEvent): void {
     if (e.type === 'status') {
-      this.status = e.status;
-      if (!this.tty) this.out.write(`status: ${e.status}${e.message ? ` (${e.message})` : ''}\n`);
+      // A job waiting in its worker's queue: its place there, redrawn (a new line) as it moves up.
+      const queued = e.status === 'queued' && e.position !== undefined ? `queued: position ${e.position} on ${this.worker}` : undefined;
+      this.status = queued ?? e.status;
+      if (!this.tty) this.out.write(queued ? `${queued}\n` : `status: ${e.status}${e.message ? ` (${e.message})` : ''}\n`);
       else this.draw(true);
       return;
     }

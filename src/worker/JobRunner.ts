@@ -67,20 +67,43 @@ export class JobRunner {
   private begin!: () => void;
   private readonly started = new Promise<void>((resolve) => (this.begin = resolve));
 
+  /** The job's place in the worker's queue while it waits (undefined: it was started, or never waited). */
+  private position: number | undefined;
+
+  /** `position`: the job waits in the worker's queue at that place (its first status is `queued`). */
   constructor(
     readonly request: JobRequest,
     readonly clientPeerId: string,
     private readonly deps: JobRunnerDeps,
+    position?: number,
   ) {
-    this.events = new JobEventLog(request.job_id, Date.now, deps.eventsDir ? new EventFile(join(deps.eventsDir, `${request.job_id}.jsonl`), { temporary: true }) : undefined);
+    this.events = new JobEventLog(request.job_id, Date.now, deps.eventsDir ? new EventFile(join(deps.eventsDir, `${request.job_id}.jsonl`), { temporary: true }) : undefined, request.seq_base ?? 0);
     this.log = deps.log.child('job', { job_id: request.job_id });
-    this.events.appendStatus('accepted');
+    this.position = position;
+    if (position === undefined) this.events.appendStatus('accepted');
+    else this.events.appendStatus('queued', queuedMessage(position), position);
     this.done = this.execute();
   }
 
-  /** Starts the work; until then the job only holds its slot (the worker answers job_response first). */
+  /** Starts the work; until then the job only holds its slot (the worker answers job_response first) or waits in the queue. */
   start(): void {
+    if (this.position !== undefined && !this.finished) {
+      this.position = undefined;
+      this.events.appendStatus('accepted', 'out of the queue: starting');
+    }
     this.begin();
+  }
+
+  /** True while the job waits in the worker's queue. */
+  get queued(): boolean {
+    return this.position !== undefined && !this.finished;
+  }
+
+  /** A waiting job moved in the queue: a `queued` status with its new place (nothing when it stays). */
+  moveTo(position: number): void {
+    if (!this.queued || this.position === position) return;
+    this.position = position;
+    this.events.appendStatus('queued', queuedMessage(position), position);
   }
 
   get jobId(): string {
@@ -276,6 +299,10 @@ export class JobRunner {
       throw new JobFailure('manifest_failed', `the model was uploaded to ${s3Path} but the room's manifest could not be updated: ${e instanceof Error ? e.message : String(e)}`);
     }
   }
+}
+
+function queuedMessage(position: number): string {
+  return position === 1 ? 'next in the queue' : `position ${position} in the queue`;
 }
 
 /** The head type of sleap-nn's model_config (first non-null head_configs entry), or the trainer kind for builtin. */

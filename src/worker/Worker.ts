@@ -7,11 +7,12 @@ import type { Logger } from '../core/log.js';
 import { keyInRoom, roomPrefix } from '../core/roomKeys.js';
 import { RtcLink, type AppMessage } from '../core/rtc/RtcLink.js';
 import type { RtcLinkConfigInput } from '../core/rtc/linkConfig.js';
-import { jobRequest, LINK_PROBE_TTL_MS, linkProbe } from '../core/schemas/jobs.js';
+import { jobQuery, jobRequest, LINK_PROBE_TTL_MS, linkProbe } from '../core/schemas/jobs.js';
 import { SignalingClient, type SignalingClientOptions } from '../core/signaling/SignalingClient.js';
 import type { GpuInfo } from './identity.js';
 import { JobRunner } from './JobRunner.js';
 import { LinkOutbox } from './LinkOutbox.js';
+import { queueOrder } from './queueOrder.js';
 import type { Trainer } from './trainers/index.js';
 
 export interface WorkerOptions {
@@ -24,6 +25,8 @@ export interface WorkerOptions {
   bucket: string;
   trainer: Trainer;
   maxJobs: number;
+  /** Jobs that may wait for a free slot (0: a busy worker refuses with worker_busy). */
+  queue: number;
   cacheDir: string;
   jobsDir: string;
   gpu: GpuInfo;
@@ -61,6 +64,9 @@ export class Worker {
   private closing = false;
   /** Peers allowed one offer without a job (`link_probe`), until when. */
   private readonly probes = new Map<string, number>();
+  /** Per client, the tick of its last job started from the queue (the queue's round-robin). */
+  private readonly lastServed = new Map<string, number>();
+  private tick = 0;
 
   constructor(private readonly o: WorkerOptions) {
     this.log = o.log;
@@ -91,8 +97,13 @@ export class Worker {
 
   get running(): number {
     let n = 0;
-    for (const j of this.jobs.values()) if (!j.finished) n++;
+    for (const j of this.jobs.values()) if (!j.finished && !j.queued) n++;
     return n;
+  }
+
+  /** The jobs waiting in the queue, in arrival order (the jobs map's order). */
+  private waiting(): JobRunner[] {
+    return [...this.jobs.values()].filter((j) => j.queued);
   }
 
   async start(): Promise<void> {
@@ -106,10 +117,16 @@ export class Worker {
     return join(this.o.jobsDir, 'events');
   }
 
-  /** Cancels running jobs (waiting for them to end), closes every link and signaling. */
+  /**
+   * Cancels running jobs (waiting for them to end), closes every link and signaling. Queued jobs
+   * are left as they are, not cancelled: the queue is in memory, and the client, finding the job
+   * gone once the worker is back, submits it again (once).
+   */
   async close(): Promise<void> {
     this.closing = true;
-    await Promise.allSettled([...this.jobs.values()].filter((j) => !j.finished).map((j) => j.cancel('the worker is shutting down')));
+    const waiting = this.waiting();
+    if (waiting.length > 0) this.log.info('leaving queued jobs to their clients', { jobs: waiting.map((j) => j.jobId) });
+    await Promise.allSettled([...this.jobs.values()].filter((j) => !j.finished && !j.queued).map((j) => j.cancel('the worker is shutting down')));
     // Let the final events reach the links before they close.
     await new Promise((r) => setTimeout(r, 100));
     await Promise.allSettled([...this.links.values()].map((e) => e.link.close()));
@@ -126,6 +143,9 @@ export class Worker {
       gpu_memory_mb: this.o.gpu.gpu_memory_mb,
       max_jobs: this.o.maxJobs,
       running_jobs: running,
+      // Clients send a job to a free worker, else to the shortest queue that has room.
+      queue_length: this.waiting().length,
+      max_queue: this.o.queue,
       // Metadata values are scalars (or lists of them): the versions are flat keys.
       sleap_rtc_version: this.o.versions.sleap_rtc,
       node_version: this.o.versions.node,
@@ -152,6 +172,14 @@ export class Worker {
       if (job && job.clientPeerId === from) await job.cancel('cancelled by the client (job_cancel)');
       return;
     }
+    if (payload.app_message_type === 'job_query') {
+      const q = jobQuery.safeParse(payload);
+      if (!q.success) return;
+      const job = this.jobs.get(q.data.job_id);
+      if (job && job.clientPeerId === from) await this.send(from, { app_message_type: 'job_status', job_id: job.jobId, status: job.events.status ?? 'accepted' });
+      else await this.send(from, this.unknownJob(from, q.data.job_id));
+      return;
+    }
     if (payload.app_message_type !== 'job_request') return;
     const jobIdGuess = typeof payload.job_id === 'string' && /^[A-Za-z0-9._-]{1,128}$/.test(payload.job_id) ? payload.job_id : 'invalid';
     const refuse = (reason: string): Promise<void> => {
@@ -174,7 +202,13 @@ export class Worker {
     const asked = (payload.config as { trainer?: unknown } | undefined)?.trainer;
     if (asked !== undefined && asked !== this.o.trainer.kind) return refuse(`unsupported_trainer: this worker trains with ${this.o.trainer.kind}, not ${String(asked)}`);
     if (this.jobs.has(req.job_id)) return refuse(`duplicate_job: job ${req.job_id} is known to this worker already`);
-    if (this.running >= this.o.maxJobs) return refuse('worker_busy');
+    const waiting = this.waiting();
+    const startNow = this.running < this.o.maxJobs && waiting.length === 0;
+    if (!startNow && waiting.length >= this.o.queue) {
+      return refuse(`worker_busy: ${this.running} job(s) running and ${this.o.queue === 0 ? 'no queue (--queue 0)' : `the queue full (${waiting.length} of ${this.o.queue})`}; try another worker, or again later`);
+    }
+    // Its place among the waiting jobs, as the round-robin between clients puts it.
+    const position = startNow ? undefined : queueOrder([...waiting, { clientPeerId: from }], this.lastServed, this.tick).findIndex((j) => !(j instanceof JobRunner)) + 1;
 
     const job = new JobRunner(req, from, {
       s3: this.o.s3,
@@ -187,17 +221,45 @@ export class Worker {
       trainer: this.o.trainer,
       log: this.log,
       notify: (p) => void this.send(from, p),
-    });
+    }, position);
     this.jobs.set(req.job_id, job);
-    this.log.info('job accepted', { job_id: req.job_id, from });
-    this.publishStatus();
+    this.log.info(startNow ? 'job accepted' : 'job queued', { job_id: req.job_id, from, ...(position ? { position } : {}), ...(req.seq_base ? { seq_base: req.seq_base } : {}) });
     void job.done.then(() => {
+      this.startQueued();
       this.publishStatus();
       this.forgetOldJobs();
     });
     // The answer goes out before the job's first peer message (a fast job_failed).
-    await this.send(from, { app_message_type: 'job_response', job_id: req.job_id, accepted: true });
-    job.start();
+    await this.send(from, { app_message_type: 'job_response', job_id: req.job_id, accepted: true, ...(position ? { position } : {}) });
+    if (startNow) {
+      this.lastServed.set(from, ++this.tick);
+      job.start();
+    } else this.reposition();
+    this.publishStatus();
+  }
+
+  /** Starts waiting jobs while there are free slots (round-robin between clients), then tells the others their new places. */
+  private startQueued(): void {
+    if (this.closing) return;
+    while (this.running < this.o.maxJobs) {
+      const next = queueOrder(this.waiting(), this.lastServed, this.tick)[0];
+      if (!next) break;
+      this.lastServed.set(next.clientPeerId, ++this.tick);
+      this.log.info('job leaves the queue', { job_id: next.jobId, client: next.clientPeerId });
+      next.start();
+    }
+    this.reposition();
+  }
+
+  /** Each waiting job's place (1: next), as a `queued` status event when it changed. */
+  private reposition(): void {
+    queueOrder(this.waiting(), this.lastServed, this.tick).forEach((j, i) => j.moveTo(i + 1));
+  }
+
+  /** The answer about a job this worker does not have for `client` (it restarted since, or the job is another client's). */
+  private unknownJob(client: string, jobId: string): { app_message_type: 'job_failed'; job_id: string; error: { code: string; message: string } } {
+    this.log.info('asked about a job it does not have', { client, job_id: jobId });
+    return { app_message_type: 'job_failed', job_id: jobId, error: { code: 'unknown_job', message: `worker ${this.o.peerId} has no job ${jobId} of yours (it may have restarted since); submit the job again` } };
   }
 
   private forgetOldJobs(): void {
@@ -273,7 +335,7 @@ export class Worker {
       if (!job || job.clientPeerId !== from) {
         this.log.warn('hello for a job this client does not own', { client: from, job_id: m.job_id });
         // Said plainly, so that a client re-attaching after a worker restart does not wait forever.
-        void this.send(from, { app_message_type: 'job_failed', job_id: m.job_id, error: { code: 'unknown_job', message: `worker ${this.o.peerId} has no job ${m.job_id} of yours (it may have restarted since); submit the job again` } });
+        void this.send(from, this.unknownJob(from, m.job_id));
         return;
       }
       entry.follows.get(m.job_id)?.();

@@ -27,6 +27,8 @@ export const workerConfigSchema = z.object({
   /** command trainer: argv as a JSON array with {dataset} {outDir} {config} {jobId} placeholders. */
   trainerCommand: argvList.optional(),
   maxJobs: z.coerce.number().int().min(1).max(64).default(1),
+  /** Jobs that wait for a free slot, in a FIFO per client, round-robin between clients; 0: a busy worker refuses. */
+  queue: z.coerce.number().int().min(0).max(1000).default(16),
   peerId: z.string().regex(/^[A-Za-z0-9._:-]{1,128}$/).optional(),
   /** The data folder: <data>/worker holds the peer id, cache/ and jobs/. Default: the installation's data folder. */
   data: z.string().optional(),

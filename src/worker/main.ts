@@ -25,7 +25,7 @@ export async function runWorker(flags: Record<string, unknown>): Promise<void> {
   });
   await worker.start();
   process.stdout.write(`worker ${worker.peerId} registered in room ${worker.room}\n`);
-  log.info('worker ready', { peer_id: worker.peerId, room: worker.room, trainer: cfg.trainer, max_jobs: cfg.maxJobs });
+  log.info('worker ready', { peer_id: worker.peerId, room: worker.room, trainer: cfg.trainer, max_jobs: cfg.maxJobs, queue: cfg.queue });
   await runUntilSignal({ close: () => worker.close() }, log, 20_000);
 }
 
@@ -56,6 +56,7 @@ async function buildWorker(cfg: WorkerConfig, log: ReturnType<typeof createLogge
     bucket: cfg.bucket,
     trainer,
     maxJobs: cfg.maxJobs,
+    queue: cfg.queue,
     cacheDir: join(dir, 'cache'),
     jobsDir: join(dir, 'jobs'),
     gpu: await detectGpu(),

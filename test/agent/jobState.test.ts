@@ -9,6 +9,7 @@ import type { JobStatusValue } from '../../src/core/schemas/jobs.js';
 
 const rec = (status: JobStatusValue, extra: Partial<JobRecord> = {}): JobRecord => ({ status, ...extra });
 const status = (s: JobStatusValue, message?: string): JobEvent => ({ type: 'status', job_id: 'j', seq: 1, t: 0, status: s, ...(message ? { message } : {}) });
+const queuedAt = (position: number): JobEvent => ({ type: 'status', job_id: 'j', seq: 1, t: 0, status: 'queued', position });
 const progress: JobEvent = { type: 'progress', job_id: 'j', seq: 1, t: 0, data: { event: 'epoch_end', epoch: 1, logs: { 'train/loss': 0.5 } } };
 const complete: JobEvent = { type: 'job_complete', job_id: 'j', seq: 9, model_id: 'm1', s3_path: 's3://b/rooms/lab/models/m1/', metrics: { 'val/loss': 0.1 } };
 const failed = (code: string, message = 'it broke'): JobEvent => ({ type: 'job_failed', job_id: 'j', seq: 9, error: { code, message } });
@@ -24,6 +25,10 @@ describe('changeOnEvent: what an event from the DataChannel does to the record',
     ['a failed status with a message records it as the error', rec('training'), status('failed', 'out of memory'), { status: 'failed', error: { code: 'failed', message: 'out of memory' } }],
     ['a failed status keeps an error already recorded', rec('training', { error: oldError }), status('failed', 'out of memory'), { status: 'failed' }],
     ['a failed status without a message sets no error', rec('training'), status('failed'), { status: 'failed' }],
+    ["queued in the worker's queue: its position", rec('queued'), queuedAt(2), { status: 'queued', queuePosition: 2 }],
+    ['moved up in the queue: the new position', rec('queued', { queuePosition: 2 }), queuedAt(1), { status: 'queued', queuePosition: 1 }],
+    ['the same position again changes nothing', rec('queued', { queuePosition: 1 }), queuedAt(1), undefined],
+    ['out of the queue: the position is cleared', rec('queued', { queuePosition: 1 }), status('accepted'), { status: 'accepted', queuePosition: undefined }],
     ['a final status stays final (a late status event is ignored)', rec('stopped'), status('training'), undefined],
     ['job_complete: the model, and completed', rec('training'), complete, { model, status: 'completed' }],
     ['job_complete after a stop: the model only, stopped stays', rec('stopped'), complete, { model }],
@@ -46,6 +51,7 @@ describe('changeOnEnd: the agent\'s own verdict', () => {
     ['a running job ends with the status and error given', rec('training'), 'failed', lost, { status: 'failed', error: lost }],
     ['without an error only the status', rec('training'), 'completed', undefined, { status: 'completed' }],
     ['a queued job cancelled', rec('queued'), 'cancelled', { code: 'cancelled', message: 'by the user' }, { status: 'cancelled', error: { code: 'cancelled', message: 'by the user' } }],
+    ['a job cancelled in the queue loses its position', rec('queued', { queuePosition: 3 }), 'cancelled', undefined, { status: 'cancelled', queuePosition: undefined }],
     ['a final job keeps its status; an error it lacked is filled in', rec('completed'), 'failed', lost, { error: lost }],
     ['a final job with an error keeps both', rec('failed', { error: oldError }), 'failed', lost, {}],
     ['a final job and no error: nothing to change (the record is still written)', rec('stopped'), 'failed', undefined, {}],
@@ -68,8 +74,9 @@ describe('changeOnPeerEnd: a final message over signaling', () => {
 });
 
 describe('requestOutcome and changeOnAccept: the answer to a job_request', () => {
-  const rows: Array<[string, { accepted: boolean; reason?: string }, ReturnType<typeof requestOutcome>]> = [
+  const rows: Array<[string, { accepted: boolean; reason?: string; position?: number }, ReturnType<typeof requestOutcome>]> = [
     ['accepted', { accepted: true }, { accepted: true }],
+    ["accepted into the worker's queue: its position", { accepted: true, position: 2 }, { accepted: true, position: 2 }],
     ['duplicate_job: an earlier try got through, so it runs', { accepted: false, reason: 'duplicate_job: job-1 is known' }, { accepted: true }],
     ['a coded refusal keeps the worker\'s code', { accepted: false, reason: 'busy: training job-0' }, { accepted: false, reason: 'busy: training job-0', workerCode: 'busy' }],
     ['a bare code', { accepted: false, reason: 'unknown_trainer' }, { accepted: false, reason: 'unknown_trainer', workerCode: 'unknown_trainer' }],
@@ -82,6 +89,11 @@ describe('requestOutcome and changeOnAccept: the answer to a job_request', () =>
   test('acceptance moves a queued job to accepted and leaves a later status', () => {
     assert.deepEqual(changeOnAccept({ status: 'queued' }), { accepted: true, status: 'accepted' });
     assert.deepEqual(changeOnAccept({ status: 'downloading' }), { accepted: true });
+  });
+
+  test("acceptance into the worker's queue keeps the job queued, at its position", () => {
+    assert.deepEqual(changeOnAccept({ status: 'queued' }, 3), { accepted: true, queuePosition: 3 });
+    assert.deepEqual(changeOnAccept({ status: 'downloading' }, 3), { accepted: true });
   });
 
   test('failedStatus: cancelled is the worker\'s cancel, anything else a failure', () => {
@@ -100,5 +112,13 @@ describe('jobView: the API\'s view of a record', () => {
     const bare: LedgerJob = { id: 'job-2', status: 'queued', dataset: 's3://b/k', config: job.config, createdAt: 'c', updatedAt: 'u' };
     assert.deepEqual(jobView(bare), { id: 'job-2', status: 'queued', dataset: 's3://b/k', created_at: 'c', updated_at: 'u' });
     assert.deepEqual(jobView({ ...bare, status: 'failed', error: oldError, model }).error, oldError);
+  });
+
+  test("queue_position while queued in the worker's queue; resubmitted once the agent resubmitted", () => {
+    const waiting: LedgerJob = { ...job, status: 'queued', accepted: true, queuePosition: 2 };
+    assert.equal(jobView(waiting).queue_position, 2);
+    assert.equal('queue_position' in jobView({ ...waiting, status: 'training' }), false, 'a stale position is not shown');
+    assert.equal('resubmitted' in jobView(waiting), false);
+    assert.equal(jobView({ ...waiting, resubmit: { seqBase: 4 } }).resubmitted, true);
   });
 });

@@ -61,7 +61,21 @@ describe('pickWorker (a real signaling server)', () => {
   });
 
   test('every fitting worker busy: no_worker naming them', async () => {
-    await assert.rejects(pickWorker(discover, 'lab', undefined, 'sleap-nn'), (e: unknown) => isAppError(e, 'no_worker') && /^every worker that trains with sleap-nn is busy \((gpu-busy, nn-busy|nn-busy, gpu-busy)\); try again later or name one with "worker"$/.test(e.message));
+    await assert.rejects(pickWorker(discover, 'lab', undefined, 'sleap-nn'), (e: unknown) => isAppError(e, 'no_worker') && /^every worker that trains with sleap-nn is busy and its queue full \((gpu-busy, nn-busy|nn-busy, gpu-busy)\); try again later or name one with "worker"$/.test(e.message));
+  });
+
+  test('none free: the fitting worker with the shortest queue that has room (queue_length, max_queue)', async () => {
+    const full = await worker('q-full', ['command'], 'busy');
+    await full.updateMetadata({ properties: { status: 'busy', queue_length: 2, max_queue: 2 } });
+    const long = await worker('q-long', ['command'], 'busy');
+    await long.updateMetadata({ properties: { status: 'busy', queue_length: 3, max_queue: 16 } });
+    const short = await worker('q-short', ['command'], 'busy');
+    await short.updateMetadata({ properties: { status: 'busy', queue_length: 1, max_queue: 16 } });
+    assert.equal(await pickWorker(discover, 'lab', undefined, 'command'), 'q-short');
+    await short.updateMetadata({ properties: { status: 'busy', queue_length: 16, max_queue: 16 } });
+    assert.equal(await pickWorker(discover, 'lab', undefined, 'command'), 'q-long', 'a full queue is passed over');
+    await long.updateMetadata({ properties: { status: 'busy', queue_length: 16, max_queue: 16 } });
+    await assert.rejects(pickWorker(discover, 'lab', undefined, 'command'), (e: unknown) => isAppError(e, 'no_worker') && /busy and its queue full/.test(e.message));
   });
 
   test('no worker trains with it: no_worker saying how to start one', async () => {

@@ -32,6 +32,8 @@ test('a job row folds epoch and losses from events, once per seq', () => {
   assert.equal(r.description, 'training · epoch 1/20 · loss 0.25 / val 0.3 · worker-a');
   assert.equal(r.context, 'job-training');
   assert.equal(jobRow({ job: job({ status: 'downloading' }), progress: { lastSeq: 0 } }).context, 'job-running-downloading');
+  assert.equal(jobRow({ job: job({ status: 'queued', queue_position: 2 }), progress: { lastSeq: 0 } }).description, 'queued (2) · worker-a', "a job in its worker's queue shows its place");
+  assert.equal(jobRow({ job: job({ status: 'queued' }), progress: { lastSeq: 0 } }).description, 'queued · worker-a');
   assert.equal(maxEpochsOf({}), 10, 'the trainers default to 10 epochs');
   assert.equal(maxEpochsOf(undefined), undefined);
 });

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { answerCommand, CommandRefused, commandErrorCode, JobChannel, JobEventLog, type JobLink } from '../../src/core/jobs/index.js';
+import { answerCommand, CommandRefused, commandErrorCode, JobChannel, JobEventLog, MemoryEventStore, type JobLink } from '../../src/core/jobs/index.js';
+import { queueOrder } from '../../src/worker/queueOrder.js';
 import type { AppMessage, CloseReason, OutgoingMessage } from '../../src/core/rtc/RtcLink.js';
 import { loadPeerId, parseNvidiaSmi } from '../../src/worker/identity.js';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -59,6 +60,47 @@ describe('JobEventLog', () => {
     off();
     log.appendProgress(epochEnd(1));
     assert.deepEqual(seen, [2, 3]);
+  });
+
+  test('seqBase (a resubmitted job): numbered from seqBase + 1, replayed by those seqs; the store holds 1, 2, 3', () => {
+    const store = new MemoryEventStore();
+    const log = new JobEventLog('j1', () => 5, store, 7);
+    log.appendStatus('queued', 'next in the queue', 1);
+    log.appendStatus('accepted');
+    log.appendProgress(epochEnd(0));
+    assert.equal(log.lastSeq, 10);
+    assert.deepEqual(log.after(0).map((e) => e.seq), [8, 9, 10]);
+    assert.deepEqual(log.after(8).map((e) => e.seq), [9, 10]);
+    assert.deepEqual(log.after(10), []);
+    assert.deepEqual(store.after(0).map((e) => e.seq), [1, 2, 3]);
+    const first = log.after(7)[0];
+    assert.deepEqual(first.type === 'status' && [first.status, first.position], ['queued', 1]);
+    const seen: number[] = [];
+    log.follow(9, (e) => seen.push(e.seq));
+    log.appendComplete({ model_id: 'm', s3_path: 's3://b/k/', metrics: {} });
+    assert.deepEqual(seen, [10, 11]);
+  });
+});
+
+describe('queueOrder: round-robin between clients, FIFO within one', () => {
+  const j = (client: string, n: number) => ({ clientPeerId: client, id: `${client}${n}` });
+  const ids = (xs: Array<{ id: string }>) => xs.map((x) => x.id);
+
+  test('one client: first come, first served', () => {
+    assert.deepEqual(ids(queueOrder([j('a', 1), j('a', 2), j('a', 3)], new Map(), 0)), ['a1', 'a2', 'a3']);
+  });
+
+  test("a client just served waits for the others' turn: ten jobs of one do not starve another's one", () => {
+    const waiting = [...Array.from({ length: 10 }, (_, i) => j('a', i + 1)), j('b', 1)];
+    assert.deepEqual(ids(queueOrder(waiting, new Map([['a', 5]]), 5)).slice(0, 2), ['b1', 'a1']);
+    // Never served either: the one whose oldest job came first starts, then they alternate.
+    assert.deepEqual(ids(queueOrder([j('a', 1), j('a', 2), j('b', 1), j('b', 2), j('c', 1)], new Map(), 0)), ['a1', 'b1', 'c1', 'a2', 'b2']);
+  });
+
+  test('the client served longest ago goes first', () => {
+    const served = new Map([['a', 9], ['b', 3], ['c', 6]]);
+    assert.deepEqual(ids(queueOrder([j('a', 1), j('c', 1), j('b', 1), j('b', 2)], served, 9)), ['b1', 'c1', 'a1', 'b2']);
+    assert.deepEqual(ids(queueOrder([], served, 9)), []);
   });
 });
 

@@ -24,7 +24,8 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
   let dataset: Awaited<ReturnType<typeof uploadDataset>>;
 
   before(async () => {
-    env = await startWorkerEnv();
+    // No queue: a second job while the one slot is busy is refused (the queue has its own tests, queue.test.ts).
+    env = await startWorkerEnv(['--queue', '0']);
     tmp = await mkdtemp(join(tmpdir(), 'sleap-rtc-worker-test-'));
     const slp = await writeSyntheticSlp(join(tmp, 'syn.pkg.slp'), { frames: 20, instancesPerFrame: 1, nodes: 3, embedded: true });
     dataset = await uploadDataset(env, slp.path);
@@ -41,6 +42,8 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
     assert.ok(me.metadata.tags.includes('builtin'));
     assert.equal(me.metadata.properties.max_jobs, 1);
     assert.equal(me.metadata.properties.running_jobs, 0);
+    assert.equal(me.metadata.properties.queue_length, 0);
+    assert.equal(me.metadata.properties.max_queue, 0, '--queue 0');
     assert.ok('gpu_model' in me.metadata.properties && 'gpu_memory_mb' in me.metadata.properties);
     assert.match(String(me.metadata.properties.node_version), /^v\d+/);
   });
@@ -112,7 +115,8 @@ describe('sleap-rtc worker (store + server + worker as real processes)', () => {
     );
 
     const busy = await submit(env, { job_id: 'job-while-busy', dataset, config: shortConfig });
-    assert.deepEqual([busy.accepted, busy.reason], [false, 'worker_busy']);
+    assert.equal(busy.accepted, false);
+    assert.equal(busy.reason, 'worker_busy: 1 job(s) running and no queue (--queue 0); try another worker, or again later');
     const listed = await env.client.discover({ tags: ['worker'] });
     assert.equal(listed.find((p) => p.peer_id === env.workerId)?.metadata.properties.status, 'busy');
 

@@ -52,6 +52,12 @@ export interface SubmitRequest {
   worker?: string;
 }
 
+/** The event (a `queued` status) with which the agent records that it resubmitted a job. */
+export const RESUBMITTED_MESSAGE = 'resubmitted: the worker restarted and no longer had this job';
+
+/** How long a worker has to answer a job_query (no answer: the job is followed as before, over a link). */
+const QUERY_TIMEOUT_MS = 5000;
+
 /** How long a final peer message waits for the same news over an open DataChannel. */
 const PEER_FINAL_GRACE_MS = 3000;
 /** How long a finished job's channel is kept for late acks and replays. */
@@ -75,10 +81,14 @@ export class JobManager {
   private signaling!: SignalingClient;
   private links!: WorkerLinks;
   private readonly requests: JobRequests;
+  /** job_query -> job_status / job_failed unknown_job, matched by job id as job_request -> job_response is. */
+  private readonly queries = new JobRequests(QUERY_TIMEOUT_MS);
   private readonly datasets: JobDatasets;
   private readonly live = new Map<string, FollowedJob>();
   private readonly changed = new Emitter<JobChange>((e) => this.log.warn('a job listener threw', { error: String(e) }));
   private readonly running = new Set<Promise<unknown>>();
+  /** Jobs being driven now (a worker's return does not start a second drive of one). */
+  private readonly driving = new Map<string, object>();
   private readonly log: Logger;
   private peerId = '';
   private closed = false;
@@ -118,6 +128,7 @@ export class JobManager {
     this.signaling.onAnswer((m) => this.links.answer(m.sender, m.sdp));
     this.signaling.onCandidate((m) => this.links.candidate(m.sender, m.candidate));
     this.signaling.onPeerLeft((m) => this.onPeerLeft(m.peer_id));
+    this.signaling.onPeerJoined((m) => this.onPeerJoined(m.peer.peer_id));
     this.signaling.onClosed((e) => {
       if (e) this.log.error('signaling stopped for good', { error: e.message });
     });
@@ -226,6 +237,7 @@ export class JobManager {
     this.closed = true;
     // A job_request still waiting ends now (a restarted agent asks again: the worker answers duplicate_job).
     this.requests.rejectAll(new AppError('aborted', 'the agent is shutting down'));
+    this.queries.rejectAll(new AppError('aborted', 'the agent is shutting down'));
     const drops = [...this.live.values()].map((live) => live.drop());
     this.live.clear();
     await Promise.allSettled(drops);
@@ -238,10 +250,21 @@ export class JobManager {
 
   /** Takes a job from wherever it is (queued, requested, accepted) to attached; failures end it. */
   private async drive(job: LedgerJob): Promise<void> {
+    // Its own token: a drive started from within this one (a resubmission) stays registered.
+    const token = {};
+    this.driving.set(job.id, token);
     try {
+      if (job.resubmit) this.recordResubmitted(job);
       if (!job.datasetRef) {
         job.datasetRef = await this.datasets.uploaded(job);
         await this.o.ledger.putJob(job);
+      }
+      if (this.closed || isFinal(job.status)) return;
+      // A job taken before (an agent restart, a worker back): does the worker still have it? A
+      // worker answers offers only from clients with a job there, so this is asked first.
+      if (job.accepted && !this.live.has(job.id)) {
+        const gone = await this.workerLacks(job);
+        if (gone !== undefined) return await this.lost(job, gone);
       }
       if (this.closed || isFinal(job.status)) return;
       if (!job.accepted) await this.request(job);
@@ -252,6 +275,8 @@ export class JobManager {
       const err = toAppError(e);
       const code = (e as { workerCode?: string }).workerCode ?? err.code;
       await this.finish(job, 'failed', { code, message: err.message });
+    } finally {
+      if (this.driving.get(job.id) === token) this.driving.delete(job.id);
     }
   }
 
@@ -262,7 +287,9 @@ export class JobManager {
     try {
       job.requested = true;
       await this.o.ledger.putJob(job);
-      await this.signalingCall(() => this.signaling.sendPeerMessage(job.worker!, { app_message_type: 'job_request', job_id: job.id, room_id: this.o.room!, dataset: job.datasetRef!, config: job.config }));
+      await this.signalingCall(() =>
+        this.signaling.sendPeerMessage(job.worker!, { app_message_type: 'job_request', job_id: job.id, room_id: this.o.room!, dataset: job.datasetRef!, config: job.config, ...(job.resubmit ? { seq_base: job.resubmit.seqBase } : {}) }),
+      );
     } catch (e) {
       // Not sent: no answer will come, and its timeout must not reject a promise nobody awaits.
       this.requests.drop(job.id);
@@ -270,9 +297,63 @@ export class JobManager {
     }
     const outcome = requestOutcome(await answer);
     if (!outcome.accepted) throw Object.assign(new AppError('conflict', `worker ${job.worker} refused job ${job.id}: ${outcome.reason}`), { workerCode: outcome.workerCode });
-    Object.assign(job, changeOnAccept(job));
+    Object.assign(job, changeOnAccept(job, outcome.position));
     await this.o.ledger.putJob(job);
     this.emitState(job);
+  }
+
+  /** Asks the job's worker whether it has the job: its reason when it does not, undefined when it does or does not answer. */
+  private async workerLacks(job: LedgerJob): Promise<string | undefined> {
+    const answer = this.queries.expect(job.id, job.worker!);
+    try {
+      await this.signalingCall(() => this.signaling.sendPeerMessage(job.worker!, { app_message_type: 'job_query', job_id: job.id }));
+    } catch {
+      this.queries.drop(job.id);
+      return undefined;
+    }
+    const a = await answer.catch(() => undefined);
+    return a && !a.accepted ? (a.reason ?? `worker ${job.worker} no longer has job ${job.id}`) : undefined;
+  }
+
+  /** The worker no longer has the job: resubmitted the first time, failed the second. */
+  private async lost(job: LedgerJob, reason: string): Promise<void> {
+    if (!job.resubmit) return this.resubmit(job, reason);
+    await this.finish(job, 'failed', { code: 'unknown_job', message: `${reason} (job ${job.id} was resubmitted once already; submit it again)` });
+  }
+
+  /**
+   * The worker no longer has a job this agent follows (it restarted: its queue is in memory).
+   * Submitted again to it, once: the record goes back to queued, the ledger notes the resubmit
+   * (with the seq of the agent's own `resubmitted` event, after which the worker numbers the
+   * job's events) before that event is recorded, and the job is driven again.
+   */
+  private async resubmit(job: LedgerJob, reason: string): Promise<void> {
+    const live = this.live.get(job.id);
+    if (live) {
+      this.live.delete(job.id);
+      await live.drop();
+    }
+    const lastSeq = JobHistory.read(JobHistory.fileOf(this.o.historyDir, job.id)).at(-1)?.seq ?? 0;
+    this.log.warn('resubmitting a job its worker no longer has', { job_id: job.id, worker: job.worker, reason, seq_base: lastSeq + 1 });
+    Object.assign(job, { resubmit: { seqBase: lastSeq + 1 }, accepted: false, requested: false, status: 'queued', queuePosition: undefined });
+    await this.o.ledger.putJob(job);
+    this.emitState(job);
+    this.track(this.drive(job));
+  }
+
+  /** The agent's `resubmitted` event, in the history once (the ledger noted the resubmit first: a crash in between records it on the next drive). */
+  private recordResubmitted(job: LedgerJob): void {
+    const seq = job.resubmit!.seqBase;
+    if (this.live.has(job.id)) return;
+    const history = new JobHistory(this.o.historyDir, job.id);
+    try {
+      if (history.lastSeq !== seq - 1) return;
+      const e: JobEvent = { type: 'status', job_id: job.id, seq, status: 'queued', message: RESUBMITTED_MESSAGE, t: Date.now() };
+      history.append(e);
+      this.emit({ type: 'event', job: this.view(job), event: e });
+    } finally {
+      history.close();
+    }
   }
 
   /** Follows the job over the worker's link from the last seq this agent holds. */
@@ -317,8 +398,20 @@ export class JobManager {
     const job = this.o.ledger.job(p.job_id);
     if (!job || job.worker !== from) return;
     if (p.app_message_type === 'job_response') {
-      this.requests.answer(p.job_id, { accepted: p.accepted, reason: p.reason });
+      this.requests.answer(p.job_id, { accepted: p.accepted, reason: p.reason, ...(p.position !== undefined ? { position: p.position } : {}) });
       return;
+    }
+    if (p.app_message_type === 'job_status') {
+      this.queries.answer(p.job_id, { accepted: true });
+      return;
+    }
+    // The worker does not know the job (it restarted since): submitted again, once.
+    if (p.app_message_type === 'job_failed' && p.error.code === 'unknown_job') {
+      if (this.queries.answer(p.job_id, { accepted: false, reason: p.error.message })) return;
+      if (job.accepted && !isFinal(job.status) && !this.closed) {
+        void this.lost(job, p.error.message).catch((e: unknown) => this.log.error('could not resubmit a job', { job_id: job.id, error: String(e) }));
+        return;
+      }
     }
     // The final messages also come as peer messages: they settle a job whose link is down. The
     // DataChannel says more (stopped vs completed, the last events), so it is given a moment first.
@@ -347,9 +440,31 @@ export class JobManager {
     if (this.closed) return;
     for (const j of this.o.ledger.jobs()) {
       if (j.worker !== peer || !j.accepted || isFinal(j.status)) continue;
+      if (j.status === 'queued' && !j.resubmit) {
+        // A queued job had not started: it waits for its worker to return (then resubmitted if the worker lost it).
+        this.log.info('a queued job waits for its worker to return', { job_id: j.id, worker: peer, why });
+        const live = this.live.get(j.id);
+        this.live.delete(j.id);
+        void live?.drop();
+        continue;
+      }
       void this.finish(j, 'failed', { code: 'worker_lost', message: `worker ${peer} was lost (${why}); job ${j.id} did not finish. Submit it again.` });
     }
     this.links.drop(peer);
+    // A worker that restarted quickly may be back already (its peer_joined came before this verdict).
+    void this.links.isPresent(peer).then((here) => {
+      if (here) this.onPeerJoined(peer);
+    });
+  }
+
+  /** A worker (re)joined the room: its queued jobs that wait for it are followed again (it says unknown_job for one it lost). */
+  private onPeerJoined(peer: string): void {
+    if (this.closed) return;
+    for (const j of this.o.ledger.jobs()) {
+      if (j.worker !== peer || !j.accepted || j.status !== 'queued' || this.live.has(j.id) || this.driving.has(j.id)) continue;
+      this.log.info('worker back: following its queued job again', { job_id: j.id, worker: peer });
+      this.track(this.drive(j));
+    }
   }
 
   /** Ends a job with the agent's own verdict (a final job only gets an error it lacked). */

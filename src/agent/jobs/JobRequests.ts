@@ -4,6 +4,8 @@ import { AppError } from '../../core/errors.js';
 export interface JobAnswer {
   accepted: boolean;
   reason?: string;
+  /** Accepted into the worker's queue at this place. */
+  position?: number;
 }
 
 /**

@@ -31,7 +31,9 @@ export class MemoryEventStore implements JobEventStore {
 }
 
 /**
- * A job's events in order, numbered from 1 by `seq`. The worker appends; every connection of a
+ * A job's events in order, numbered from 1 by `seq` (from `seqBase` + 1 for a job resubmitted
+ * after a worker restart: the client's history goes on where it was; the store still holds
+ * them as 1, 2, 3, ... and the log shifts them on the way in and out). The worker appends; every connection of a
  * client replays `after(its last seq)` and then follows `onAppend`, so a client that reconnects
  * gets each event it missed exactly once. The log is finished once `job_complete` or
  * `job_failed` was appended; appending after that is a programming error.
@@ -47,10 +49,11 @@ export class JobEventLog {
     readonly jobId: string,
     private readonly now: () => number = Date.now,
     private readonly store: JobEventStore = new MemoryEventStore(),
+    private readonly seqBase = 0,
   ) {}
 
   get lastSeq(): number {
-    return this.count;
+    return this.seqBase + this.count;
   }
   get status(): JobStatusValue | undefined {
     return this._status;
@@ -60,9 +63,10 @@ export class JobEventLog {
     return this._finished;
   }
 
-  appendStatus(status: JobStatusValue, message?: string): JobEvent {
+  /** `position`: a queued job's place in the worker's queue. */
+  appendStatus(status: JobStatusValue, message?: string, position?: number): JobEvent {
     this._status = status;
-    return this.push({ type: 'status', job_id: this.jobId, seq: this.nextSeq(), status, ...(message === undefined ? {} : { message }), t: this.now() });
+    return this.push({ type: 'status', job_id: this.jobId, seq: this.nextSeq(), status, ...(message === undefined ? {} : { message }), ...(position === undefined ? {} : { position }), t: this.now() });
   }
 
   appendProgress(data: ProgressEvent): JobEvent {
@@ -83,7 +87,7 @@ export class JobEventLog {
 
   /** Every event with seq > `seq`, in order. */
   after(seq: number): JobEvent[] {
-    return [...this.store.after(seq)];
+    return [...this.stored(seq)];
   }
 
   /** Called synchronously for every event appended from now on. */
@@ -97,7 +101,7 @@ export class JobEventLog {
    * reader's pace: a long history is then read from its store as it goes out, never all held).
    */
   follow(seq: number, listener: (e: JobEvent) => void, replay?: (missed: Iterable<JobEvent>) => void): () => void {
-    const missed = this.store.after(seq);
+    const missed = this.stored(seq);
     if (replay) replay(missed);
     else for (const e of missed) listener(e);
     return this.onAppend(listener);
@@ -111,11 +115,23 @@ export class JobEventLog {
 
   private nextSeq(): number {
     if (this._finished) throw new Error(`job ${this.jobId} has finished: no more events`);
-    return this.count + 1;
+    return this.seqBase + this.count + 1;
+  }
+
+  /** The store's events after `seq`, numbered as clients see them. */
+  private stored(seq: number): Iterable<JobEvent> {
+    const base = this.seqBase;
+    if (base === 0) return this.store.after(seq);
+    const inner = this.store.after(Math.max(0, seq - base));
+    return {
+      *[Symbol.iterator]() {
+        for (const e of inner) yield { ...e, seq: e.seq + base };
+      },
+    };
   }
 
   private push(e: JobEvent): JobEvent {
-    this.store.append(e);
+    this.store.append(this.seqBase === 0 ? e : { ...e, seq: e.seq - this.seqBase });
     this.count++;
     this.appended.fire(e);
     return e;

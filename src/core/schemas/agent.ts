@@ -78,6 +78,10 @@ export const jobView = z.object({
   /** The upload of a local dataset (GET /api/uploads/:id follows it). */
   upload_id: z.string().optional(),
   worker: z.string().optional(),
+  /** While the job waits in its worker's queue (status queued): its place there, 1 being next. */
+  queue_position: z.number().int().min(1).optional(),
+  /** True once the agent resubmitted the job (its worker restarted and no longer had it); that happens at most once. */
+  resubmitted: z.boolean().optional(),
   created_at: z.string(),
   updated_at: z.string(),
   /** The last progress event held (while the agent follows the job). */

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { sha256Hex } from './backend.js';
-import { jobId, jobStatusValue } from './jobs.js';
+import { jobId, jobStatusValue, queuePosition } from './jobs.js';
 
 /**
  * DataChannel messages (step 3, "Run", of the data flow in docs/architecture.md). JSON text
@@ -27,7 +27,8 @@ export type JobCommandName = z.infer<typeof jobCommandName>;
 export const dataChannelMessage = z.discriminatedUnion('type', [
   z.object({ type: z.literal('hello'), job_id: jobId, after_seq: z.number().int().min(0).default(0) }),
   z.object({ type: z.literal('heartbeat'), t: z.number() }),
-  z.object({ type: z.literal('status'), job_id: jobId, seq: z.number().int().min(1), status: jobStatusValue, message: z.string().optional(), t: z.number() }),
+  /** `position`: with status `queued`, the job's place in the worker's queue (1: next to start). */
+  z.object({ type: z.literal('status'), job_id: jobId, seq: z.number().int().min(1), status: jobStatusValue, message: z.string().optional(), position: queuePosition.optional(), t: z.number() }),
   z.object({ type: z.literal('progress'), job_id: jobId, seq: z.number().int().min(1), data: progressEvent, t: z.number() }),
   z.object({ type: z.literal('command'), job_id: jobId, command_id: z.string().min(1).max(64), command: jobCommandName }),
   z.object({ type: z.literal('command_ack'), job_id: jobId, command_id: z.string(), ok: z.boolean(), error: z.string().optional() }),

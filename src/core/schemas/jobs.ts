@@ -25,14 +25,35 @@ export const trainingConfig = z
   .passthrough();
 export type TrainingConfig = z.infer<typeof trainingConfig>;
 
-export const jobRequest = z.object({ app_message_type: z.literal('job_request'), job_id: jobId, dataset: datasetRef, config: trainingConfig, room_id: roomIdSchema });
-export const jobResponse = z.object({ app_message_type: z.literal('job_response'), job_id: jobId, accepted: z.boolean(), reason: z.string().optional() });
+/** A place in a worker's queue: 1 is the next job to start. */
+export const queuePosition = z.number().int().min(1);
+export const jobRequest = z.object({
+  app_message_type: z.literal('job_request'),
+  job_id: jobId,
+  dataset: datasetRef,
+  config: trainingConfig,
+  room_id: roomIdSchema,
+  /**
+   * A resubmitted job (the worker restarted and no longer had it): the seq of the last event the
+   * client holds. The worker numbers this job's events from seq_base + 1, so the client's history
+   * goes on without a gap or a repeat.
+   */
+  seq_base: z.number().int().min(0).optional(),
+});
+/** `position`: the job was accepted into the worker's queue at that place (absent: it starts now). */
+export const jobResponse = z.object({ app_message_type: z.literal('job_response'), job_id: jobId, accepted: z.boolean(), reason: z.string().optional(), position: queuePosition.optional() });
 export const jobStatusValue = z.enum(['queued', 'accepted', 'downloading', 'training', 'paused', 'uploading', 'completed', 'stopped', 'cancelled', 'failed']);
 export type JobStatusValue = z.infer<typeof jobStatusValue>;
 export const jobStatus = z.object({ app_message_type: z.literal('job_status'), job_id: jobId, status: jobStatusValue, message: z.string().optional() });
 export const jobComplete = z.object({ app_message_type: z.literal('job_complete'), job_id: jobId, model_id: z.string(), s3_path: z.string(), metrics: z.record(z.string(), z.number()) });
 export const jobFailed = z.object({ app_message_type: z.literal('job_failed'), job_id: jobId, error: z.object({ code: z.string(), message: z.string() }) });
 export const jobCancel = z.object({ app_message_type: z.literal('job_cancel'), job_id: jobId });
+/**
+ * Does the worker still have this job of mine? Answered `job_status` (it has) or `job_failed`
+ * with code `unknown_job` (it restarted since): a client with no link yet asks before it offers
+ * one (a worker answers offers only from clients with a job there).
+ */
+export const jobQuery = z.object({ app_message_type: z.literal('job_query'), job_id: jobId });
 
 /**
  * A client (`sleap-rtc doctor`) asks for one WebRTC link without a job: the worker then answers
@@ -43,6 +64,6 @@ export const linkProbe = z.object({ app_message_type: z.literal('link_probe') })
 export type LinkProbe = z.infer<typeof linkProbe>;
 export const LINK_PROBE_TTL_MS = 30_000;
 
-export const jobPeerPayload = z.discriminatedUnion('app_message_type', [jobRequest, jobResponse, jobStatus, jobComplete, jobFailed, jobCancel]);
+export const jobPeerPayload = z.discriminatedUnion('app_message_type', [jobRequest, jobResponse, jobStatus, jobComplete, jobFailed, jobCancel, jobQuery]);
 export type JobPeerPayload = z.infer<typeof jobPeerPayload>;
 export { sha256Hex };

@@ -40,7 +40,8 @@ const RUNNING = new Set(['accepted', 'downloading', 'uploading']);
 
 export function jobRow(e: JobEntry): Row {
   const { job, progress: p } = e;
-  const parts: string[] = [job.status];
+  // A job waiting in its worker's queue shows its place there: "queued (2)".
+  const parts: string[] = [job.status === 'queued' && job.queue_position !== undefined ? `queued (${job.queue_position})` : job.status];
   if (p.epoch !== undefined) parts.push(`epoch ${p.epoch + 1}${p.maxEpochs ? `/${p.maxEpochs}` : ''}`);
   if (p.trainLoss !== undefined || p.valLoss !== undefined) parts.push(`loss ${loss(p.trainLoss)}${p.valLoss !== undefined ? ` / val ${loss(p.valLoss)}` : ''}`);
   else if (job.model?.metrics) {
