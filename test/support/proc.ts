@@ -11,6 +11,41 @@ export interface Spawned {
   stop(signal?: NodeJS.Signals): Promise<number | null>;
 }
 
+/** What a process run to its end left: its exit code or signal, and all it printed. */
+export interface Finished {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+/**
+ * Runs `command args` to its end, keeping what it prints. Killed (SIGKILL) and rejected after
+ * `timeoutMs`, with the end of its stderr; `what` names it in that error. The one way tests run a
+ * child to completion (the CLI, the bundled CLI, Debian's python3).
+ */
+export function runToEnd(command: string, args: string[], opts: { env: NodeJS.ProcessEnv; timeoutMs: number; what: string; cwd?: string; uid?: number; gid?: number }): Promise<Finished> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(command, args, { cwd: opts.cwd ?? repoRoot, env: opts.env, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid });
+    let stdout = '';
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    const timer = setTimeout(() => {
+      child.kill('SIGKILL');
+      reject(new Error(`${opts.what} did not end in ${opts.timeoutMs} ms; stderr:\n${stderr.slice(-4000)}`));
+    }, opts.timeoutMs);
+    child.once('error', (e) => {
+      clearTimeout(timer);
+      reject(e);
+    });
+    child.once('exit', (code, signal) => {
+      clearTimeout(timer);
+      resolve({ code, signal, stdout, stderr });
+    });
+  });
+}
+
 /** Which sleap-rtc a test runs: the sources (tsx), dist/cli.js (`true`) or the .vsix's dist/bundled/ copy. */
 export type CliBuild = boolean | 'bundled';
 

@@ -1,13 +1,13 @@
 // Shared setup of the agent tests: an S3 target, the fault proxy in front of it (presigned URLs
 // point at the proxy through the server's --s3-public-endpoint, so every part byte is counted),
 // `sleap-rtc server` as a process, and helpers to run `sleap-rtc agent` / `sleap-rtc upload`.
-import { spawn, execFile } from 'node:child_process';
+import { execFile } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { startFaultProxy, type FaultProxy } from '../../support/faultProxy.js';
-import { repoRoot, spawnCli, type CliBuild, type Spawned } from '../../support/proc.js';
+import { runToEnd, spawnCli, type Finished, type CliBuild, type Spawned } from '../../support/proc.js';
 import { startServerProcess, type ServerProcess } from '../../support/server.js';
 import type { S3Target } from '../../support/targets.js';
 
@@ -73,30 +73,11 @@ export async function startAgentProcess(env: NodeJS.ProcessEnv, data: string, ex
   };
 }
 
-export interface CliRun {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliRun = Finished;
 
 /** Runs `sleap-rtc <args>` to its end. */
-export function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { uid?: number; gid?: number; timeoutMs?: number } = {}): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { cwd: repoRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'], uid: opts.uid, gid: opts.gid });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`sleap-rtc ${args.join(' ')} did not end in ${opts.timeoutMs ?? 60_000} ms; stderr:\n${stderr.slice(-2000)}`));
-    }, opts.timeoutMs ?? 60_000);
-    child.once('exit', (code, signal) => {
-      clearTimeout(timer);
-      resolve({ code, signal, stdout, stderr });
-    });
-  });
+export async function runCli(args: string[], env: NodeJS.ProcessEnv, opts: { uid?: number; gid?: number; timeoutMs?: number } = {}): Promise<CliRun> {
+  return await runToEnd(process.execPath, ['--import', 'tsx', 'src/cli.ts', ...args], { env: { ...process.env, ...env }, timeoutMs: opts.timeoutMs ?? 60_000, what: `sleap-rtc ${args.join(' ')}`, uid: opts.uid, gid: opts.gid });
 }
 
 /** SHA-256 of an object, read back by an independent client (Debian's python3 + boto3), straight from S3. */

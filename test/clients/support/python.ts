@@ -1,10 +1,9 @@
 // What the Python client's suites share: Debian's python3 (not a pyenv one on PATH: the Debian
 // packages python3-nbclient, -pandas, -matplotlib, -tqdm are installed for it), run to its end
 // with the client on its path, and the argv of an agent for a stack's data folder.
-import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
-import { repoRoot } from '../../support/proc.js';
+import { repoRoot, runToEnd, type Finished } from '../../support/proc.js';
 import { bundledCli, cleanEnv } from '../../extension-agent/support/env.js';
 
 export const debianPython = '/usr/bin/python3';
@@ -14,33 +13,12 @@ export function requirePython(): void {
   if (!existsSync(debianPython)) throw new Error(`${debianPython} is missing: install Debian's python3 and the packages in scripts/ci-install.sh (sudo bash scripts/ci-install.sh)`);
 }
 
-export interface PythonRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type PythonRun = Finished;
 
 /** `/usr/bin/python3 <args>` in the repository, with the client importable and no bytecode written into the tree. */
-export function runPython(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<PythonRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(debianPython, args, {
-      cwd: repoRoot,
-      env: cleanEnv({ PYTHONPATH: clientDir, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', MPLBACKEND: 'Agg', ...env }),
-      stdio: ['ignore', 'pipe', 'pipe'],
-    });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`python3 ${args.join(' ')} did not end in ${timeoutMs} ms; stderr:\n${stderr.slice(-4000)}`));
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export async function runPython(args: string[], env: NodeJS.ProcessEnv, timeoutMs: number): Promise<PythonRun> {
+  const env2 = cleanEnv({ PYTHONPATH: clientDir, PYTHONDONTWRITEBYTECODE: '1', PYTHONUNBUFFERED: '1', MPLBACKEND: 'Agg', ...env });
+  return await runToEnd(debianPython, args, { env: env2, timeoutMs, what: `python3 ${args.join(' ')}` });
 }
 
 /** `sleap-rtc agent` for a `sleap-rtc stack --no-agent` data folder, on a free port. */

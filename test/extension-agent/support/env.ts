@@ -11,7 +11,7 @@ import { processAlive } from '../../../src/core/processAlive.js';
 import { AgentLocator, type AgentLaunchSettings } from '../../../src/extension/agent/AgentLocator.js';
 import { AgentProcess, type AgentStartOptions } from '../../../src/extension/agent/AgentProcess.js';
 import { AgentSupervisor, type AgentSupervisorStateChange, type AgentSupervisorOptions } from '../../../src/extension/agent/AgentSupervisor.js';
-import { repoRoot } from '../../support/proc.js';
+import { repoRoot, runToEnd, type Finished } from '../../support/proc.js';
 
 export const bundledCli = join(repoRoot, 'dist', 'bundled', 'sleap-rtc.mjs');
 
@@ -38,29 +38,11 @@ export async function stopAgents(): Promise<void> {
   agentPids.clear();
 }
 
-export interface CliRun {
-  code: number | null;
-  stdout: string;
-  stderr: string;
-}
+export type CliRun = Finished;
 
 /** Runs the bundled CLI to its end. */
-export function runBundled(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<CliRun> {
-  return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, [bundledCli, ...args], { cwd: repoRoot, env, stdio: ['ignore', 'pipe', 'pipe'] });
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d: Buffer) => (stdout += d.toString()));
-    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
-    const timer = setTimeout(() => {
-      child.kill('SIGKILL');
-      reject(new Error(`sleap-rtc ${args.join(' ')} did not end in ${timeoutMs} ms; stderr:\n${stderr.slice(-2000)}`));
-    }, timeoutMs);
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
+export async function runBundled(args: string[], env: NodeJS.ProcessEnv, timeoutMs = 90_000): Promise<CliRun> {
+  return await runToEnd(process.execPath, [bundledCli, ...args], { env, timeoutMs, what: `sleap-rtc ${args.join(' ')}` });
 }
 
 export interface StackProcess {
