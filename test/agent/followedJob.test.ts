@@ -118,6 +118,30 @@ describe('FollowedJob', () => {
       }
     });
 
+    test('whenQuiet() waits again while events still come (a replay behind the worker), runs once none came for the whole time', async () => {
+      mock.timers.enable({ apis: ['setTimeout'] });
+      const job = new FollowedJob(dir, 'job-quiet', silentLogger, () => undefined);
+      try {
+        const calls: string[] = [];
+        job.whenQuiet('peerEnd', 3000, () => void calls.push('peerEnd'));
+        job.whenQuiet('peerEnd', 10, () => void calls.push('second'));
+        mock.timers.tick(2000);
+        job.record(progress('job-quiet', 1));
+        await job.persisted;
+        mock.timers.tick(1000);
+        assert.deepEqual(calls, [], 'an event came meanwhile: it waits another 3 s');
+        mock.timers.tick(2999);
+        assert.deepEqual(calls, []);
+        mock.timers.tick(1);
+        assert.deepEqual(calls, ['peerEnd'], 'quiet for 3 s: it runs, once (the second call was ignored)');
+        mock.timers.tick(60_000);
+        assert.deepEqual(calls, ['peerEnd']);
+      } finally {
+        await job.drop();
+        mock.timers.reset();
+      }
+    });
+
     test('what is pending never runs once the job is dropped', async () => {
       mock.timers.enable({ apis: ['setTimeout'] });
       const job = new FollowedJob(dir, 'job-cleared', silentLogger, () => undefined);

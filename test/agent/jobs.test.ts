@@ -28,6 +28,8 @@ import { workerEvents } from '../support/workerEvents.js';
 import { runCli, startAgentProcess, writeBigZip, type AgentProcess } from './support/env.js';
 
 const LONG = { trainer: 'builtin', trainer_config: { max_epochs: 100_000, min_train_steps_per_epoch: 3000 } };
+/** Like LONG, with short epochs: hundreds of events a second (a re-attached agent has a long replay to read). */
+const FAST = { trainer: 'builtin', trainer_config: { max_epochs: 100_000, min_train_steps_per_epoch: 20 } };
 
 let lastJob: unknown;
 /** waitFor's `lastSeen` for waits on a job: the job as last read by `job()` (its last four events). */
@@ -230,6 +232,32 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     assert.equal(c.status, 200, JSON.stringify(c.body));
     const end = await waitFor(() => job(id).then((j) => (j.status === 'cancelled' ? j : undefined)), 'cancelled', 30_000, jobSeen);
     assert.equal(end.model, undefined, 'a cancelled job keeps no model');
+  });
+
+  test('a clean restart (SIGTERM) of the agent mid-job, then stop: the job ends stopped, its history has the closing events once', { timeout: 180_000 }, async () => {
+    await workerFree();
+    const created = await agent.api('/api/jobs', { body: { dataset, config: FAST } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    await waitFor(() => job(id).then((j) => (j.status === 'training' && progressCount(j.events) >= 3 ? j : undefined)), 'progress', 60_000, jobSeen);
+    assert.equal(await agent.proc.stop(), 0, 'the agent exits cleanly on SIGTERM');
+    const agentHad = EventFile.read(join(agentData, 'agent', 'jobs', `${id}.jsonl`)).at(-1)?.seq ?? 0;
+    agent = await startAgentProcess(agentEnv(), agentData);
+    // The job without its events (limit=1): its history grows by hundreds of events a second.
+    const brief = (): Promise<JobDetail> => agent.api(`/api/jobs/${id}?limit=1`).then((r) => jobDetail.parse((lastJob = r.body)));
+    await waitFor(() => brief().then((j) => ((j.last_seq ?? 0) > agentHad ? j : undefined)), `events after seq ${agentHad} (re-attached)`, 30_000, jobSeen);
+    const c = await command(id, 'stop');
+    assert.equal(c.status, 200, JSON.stringify(c.body));
+    const end = await waitFor(() => brief().then((j) => (['stopped', 'completed', 'failed', 'cancelled'].includes(j.status) ? j : undefined)), 'the job ended', 120_000, jobSeen);
+    assert.equal(end.status, 'stopped', `a stopped job ends stopped, not ${end.status} (the agent holds events up to seq ${end.last_seq}, the worker up to ${workerEvents(join(dir, 'worker'), id).at(-1)?.seq})`);
+    assert.ok(end.model, 'a stopped job keeps its model');
+    // The closing events come over the re-attached channel, after every other one.
+    const full = await waitFor(() => job(id).then((j) => (j.events.some((e) => e.type === 'job_complete') ? j : undefined)), 'job_complete in the history', 30_000, jobSeen);
+    const seqs = full.events.map((e) => e.seq);
+    assert.deepEqual(seqs, seqs.map((_: number, i: number) => i + 1), 'every event once, in order: 1..n');
+    assert.equal(full.events.filter((e) => e.type === 'status' && e.status === 'stopped').length, 1, 'the stopped status once');
+    assert.equal(full.events.filter((e) => e.type === 'job_complete').length, 1, 'job_complete once');
+    assert.equal(full.events.at(-1)?.type, 'job_complete', 'job_complete is the last event');
   });
 
   test('bad input gets coded errors and leaves the job list consistent', { timeout: 90_000 }, async () => {

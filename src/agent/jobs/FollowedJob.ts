@@ -59,6 +59,16 @@ export class FollowedJob {
     }, ms).unref();
   }
 
+  /**
+   * Runs `fn` once the channel has received no event for `ms`, unless this job is dropped first
+   * (a second call while one waits is ignored). A channel still delivering is behind the worker
+   * (a long replay after a re-attach): its last events, still to come, say more than `fn` knows.
+   */
+  whenQuiet(what: 'peerEnd', ms: number, fn: () => void): void {
+    const seen = this.lastSeq;
+    this.later(what, ms, () => (this.lastSeq > seen ? this.whenQuiet(what, ms, fn) : fn()));
+  }
+
   /** Stops following; the history closes once what is being recorded is written. */
   drop(): Promise<void> {
     clearTimeout(this.timers.release);

@@ -58,7 +58,7 @@ export const RESUBMITTED_MESSAGE = 'resubmitted: the worker restarted and no lon
 /** How long a worker has to answer a job_query (no answer: the job is followed as before, over a link). */
 const QUERY_TIMEOUT_MS = 5000;
 
-/** How long a final peer message waits for the same news over an open DataChannel. */
+/** How long a final peer message waits for the same news over an open DataChannel that has gone quiet. */
 const PEER_FINAL_GRACE_MS = 3000;
 /** How long a finished job's channel is kept for late acks and replays. */
 const RELEASE_AFTER_FINAL_MS = 5000;
@@ -414,11 +414,14 @@ export class JobManager {
       }
     }
     // The final messages also come as peer messages: they settle a job whose link is down. The
-    // DataChannel says more (stopped vs completed, the last events), so it is given a moment first.
+    // DataChannel says more (stopped vs completed, the last events), so it is given a moment first,
+    // and longer while its events still come: a channel re-attached after a restart can be a long
+    // replay behind the worker, and ending the job then made a stopped job `completed` and let go
+    // of the channel before its closing events arrived.
     if (p.app_message_type !== 'job_complete' && p.app_message_type !== 'job_failed') return;
     const end: PeerEnd = p.app_message_type === 'job_complete' ? { type: 'job_complete', completion: { model_id: p.model_id, s3_path: p.s3_path, metrics: p.metrics } } : { type: 'job_failed', error: p.error };
     const live = this.live.get(p.job_id);
-    if (live && this.links.current(from)?.state === 'open') live.later('peerEnd', PEER_FINAL_GRACE_MS, () => this.endFromPeer(p.job_id, end));
+    if (live && this.links.current(from)?.state === 'open') live.whenQuiet('peerEnd', PEER_FINAL_GRACE_MS, () => this.endFromPeer(p.job_id, end));
     else this.endFromPeer(p.job_id, end);
   }
 
