@@ -22,6 +22,10 @@ const commands: Record<string, { about: string; run(args: string[]): Promise<num
     about: 'jobs through the agent: submit -> first progress, event latency, killed worker, signaling restart (store, server, worker, agent processes)',
     run: async (args) => (await import('./jobs.js')).main(args),
   },
+  python: {
+    about: "the Python client (clients/python) against a real stack: import time, worker event -> job.events() (p50/p99), beside a Node reader of the same SSE stream",
+    run: async (args) => (await import('./python.js')).main(args),
+  },
 };
 
 function usage(): string {
