@@ -10,6 +10,10 @@ const commands: Record<string, { about: string; run(args: string[]): Promise<num
     about: 'one file to one S3 server by this engine, aws cli, rclone and boto3 (MiB/s, peak RSS, CPU seconds)',
     run: async (args) => (await import('./upload.js')).main(args),
   },
+  wan: {
+    about: 'adaptive concurrency vs fixed (engine 4 and 10, aws cli, rclone, boto3) through the emulated WAN (test/support/wan) and on loopback (MiB/s, ratio to the best other tool)',
+    run: async (args) => (await import('./wan.js')).main(args),
+  },
   extension: {
     about: 'the VS Code extension in a real VS Code against a real stack: activation, worker event -> pixel in the monitor, redraw with 1M points, .vsix size',
     run: async (args) => (await import('./extension.js')).main(args),

@@ -28,7 +28,7 @@ function flag(args: string[], name: string, dflt: string): string {
 }
 
 /** Runs argv under GNU time (-f "%e %U %S %M"); returns wall, CPU and peak RSS. */
-function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<Sample & { stdout: string }> {
+export function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<Sample & { stdout: string }> {
   return new Promise((resolve, reject) => {
     const child = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
     let out = '';
@@ -43,10 +43,23 @@ function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<Sample & { stdou
   });
 }
 
-async function sha256Of(stream: NodeJS.ReadableStream): Promise<string> {
+export async function sha256Of(stream: NodeJS.ReadableStream): Promise<string> {
   const h = createHash('sha256');
   for await (const c of stream) h.update(c as Buffer);
   return h.digest('hex');
+}
+
+/**
+ * The engine runs bundled, as the CLI does (code splitting included: the AWS SDK sits in a chunk
+ * that only S3Transport loads), so no TypeScript loader inflates its RSS. Returns the entry's path.
+ */
+export async function buildEngine(): Promise<string> {
+  // Under node_modules (packages resolve from there), not dist/: a concurrent `npm run build` empties dist/.
+  const engineDir = new URL('../node_modules/.cache/bench-upload-engine/', import.meta.url).pathname;
+  await build({ entryPoints: { engine: new URL('./uploadEngineChild.ts', import.meta.url).pathname }, outdir: engineDir, outExtension: { '.js': '.mjs' }, splitting: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning', absWorkingDir: new URL('..', import.meta.url).pathname });
+  const engineJs = join(engineDir, 'engine.mjs');
+  if ((await readFile(engineJs, 'utf8')).includes('@aws-sdk/')) throw new Error('the engine bundle imports the AWS SDK up front: the presigned path must not load it');
+  return engineJs;
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -66,13 +79,7 @@ export async function main(args: string[]): Promise<number> {
   const file = join(dir, 'data.bin');
   if (rssSizes.length === 0) await writeRandomFile(file, sizeMib * MiB);
   const source = rssSizes.length === 0 ? await sha256Of(createReadStream(file)) : '';
-  // The engine runs bundled, as the CLI does (code splitting included: the AWS SDK sits in a chunk
-  // that only S3Transport loads), so no TypeScript loader inflates its RSS.
-  // Under node_modules (packages resolve from there), not dist/: a concurrent `npm run build` empties dist/.
-  const engineDir = new URL('../node_modules/.cache/bench-upload-engine/', import.meta.url).pathname;
-  await build({ entryPoints: { engine: new URL('./uploadEngineChild.ts', import.meta.url).pathname }, outdir: engineDir, outExtension: { '.js': '.mjs' }, splitting: true, bundle: true, platform: 'node', format: 'esm', target: 'node20', packages: 'external', logLevel: 'warning', absWorkingDir: new URL('..', import.meta.url).pathname });
-  const engineJs = join(engineDir, 'engine.mjs');
-  if ((await readFile(engineJs, 'utf8')).includes('@aws-sdk/')) throw new Error('the engine bundle imports the AWS SDK up front: the presigned path must not load it');
+  const engineJs = await buildEngine();
 
   console.log(`starting ${targetName} and sleap-rtc server ...`);
   const target = await factory.start({ built: true });

@@ -10,8 +10,21 @@ import { uploadFile } from '../src/core/transfer/uploadFile.js';
 const [file, baseUrl] = process.argv.slice(2);
 const token = process.env.BENCH_ROOM_TOKEN ?? '';
 const partMib = Number(process.env.BENCH_PART_MIB ?? '8');
-const concurrency = Number(process.env.BENCH_CONCURRENCY ?? '8');
+// 'auto' (the engine's default) or a number.
+const concurrency = process.env.BENCH_CONCURRENCY === 'auto' ? 'auto' : Number(process.env.BENCH_CONCURRENCY ?? '8');
 // Unset: the engine's default.
 const partChecksum = (process.env.BENCH_PART_CHECKSUM || undefined) as PartChecksumAlgorithm | undefined;
-const r = await uploadFile({ path: file, target: { kind: 'presigned', backend: new BackendClient({ baseUrl, token }), fileName: 'engine.bin' }, partSize: partMib * 1024 * 1024, concurrency, partChecksum });
-process.stdout.write(JSON.stringify({ bucket: r.bucket, key: r.key, sha256: r.sha256, size: r.size }) + '\n');
+let maxConcurrency = 0;
+let lastConcurrency = 0;
+const r = await uploadFile({
+  path: file,
+  target: { kind: 'presigned', backend: new BackendClient({ baseUrl, token }), fileName: 'engine.bin' },
+  partSize: partMib * 1024 * 1024,
+  concurrency,
+  partChecksum,
+  onProgress: (p) => {
+    lastConcurrency = p.concurrency ?? 0;
+    maxConcurrency = Math.max(maxConcurrency, lastConcurrency);
+  },
+});
+process.stdout.write(JSON.stringify({ bucket: r.bucket, key: r.key, sha256: r.sha256, size: r.size, max_concurrency: maxConcurrency, last_concurrency: lastConcurrency }) + '\n');

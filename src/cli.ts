@@ -90,7 +90,7 @@ const uploadClientOptions = (cmd: Command): Command =>
     .option('--server <url>', 'backend URL, e.g. http://127.0.0.1:8080 (or SLEAP_RTC_SERVER)')
     .option('--room-token <token>', 'room token (better: env SLEAP_RTC_ROOM_TOKEN)')
     .option('--stack-secrets <file>', "the stack's stack-secrets.json, to take the room token from")
-    .option('--concurrency <n>', 'parts in flight at once (default 4)')
+    .option('--concurrency <n>', "parts in flight at once: a number fixes it; default auto (grows while throughput rises, up to 32 and 256 MiB of parts; backs off on SlowDown, 5xx and stalls)")
     .option('--part-size <bytes>', 'multipart part size (default 8388608, 8 MiB)');
 
 commonOptions(

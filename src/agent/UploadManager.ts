@@ -23,7 +23,7 @@ export interface UploadManagerOptions {
   backend: BackendClient;
   /** Where folder manifests are written before they are uploaded (`<data>/agent/manifests`). */
   manifestDir: string;
-  concurrency: number;
+  concurrency: number | 'auto';
   partSize: number;
   log: Logger;
 }

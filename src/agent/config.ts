@@ -14,7 +14,10 @@ export const uploadClientSchema = z.object({
   roomToken: z.string().min(16).optional(),
   /** The stack's secrets JSON ({room_token, ...}), instead of --room-token. */
   stackSecrets: z.string().optional(),
-  concurrency: z.coerce.number().int().min(1).max(64).default(4),
+  /** Parts in flight: 'auto' (adapted to the link, AdaptiveConcurrency) unless fixed here. */
+  concurrency: z
+    .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], { error: "--concurrency is 'auto' or a whole number from 1 to 64" })
+    .default('auto'),
   partSize: z.coerce.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE).default(8 * 1024 * 1024),
 });
 

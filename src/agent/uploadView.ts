@@ -66,7 +66,7 @@ export function uploadView(u: UploadRecord, run: RunProgress | undefined): Uploa
     state: u.state,
     size: u.size,
     bytes_done: Math.min(u.size, bytes),
-    ...(run?.progress ? { rate_bps: Math.round(run.progress.rateBps), ...(run.progress.etaS !== null ? { eta_s: Math.round(run.progress.etaS) } : {}) } : {}),
+    ...(run?.progress ? { rate_bps: Math.round(run.progress.rateBps), ...(run.progress.etaS !== null ? { eta_s: Math.round(run.progress.etaS) } : {}), ...(run.progress.concurrency !== undefined ? { concurrency: run.progress.concurrency } : {}) } : {}),
     ...(done ? { key: done.key, bucket: done.bucket, s3_path: prefix ?? done.s3Path } : main?.session ? { key: main.session.key, bucket: main.session.bucket } : {}),
     ...(main?.sha256 ? { sha256: main.sha256 } : {}),
     ...(u.error ? { error: u.error } : {}),

@@ -12,7 +12,8 @@ export const settingsSchema = z.object({
   serverUrl: z.string().url().or(z.literal('')).default(''),
   room: z.string().regex(/^([A-Za-z0-9._-]{1,64})?$/).default(''),
   partSize: z.number().int().min(5 * 1024 * 1024).max(5 * 1024 ** 3).default(8 * 1024 * 1024),
-  concurrency: z.number().int().min(1).max(64).default(4),
+  /** Unset: the agent adapts it (its --concurrency default, auto). */
+  concurrency: z.number().int().min(1).max(64).optional(),
   watchedFolders: z.array(z.object({ path: z.string().min(1), autoUpload: z.boolean().default(true) })).default([]),
   defaultTrainer: z.enum(['builtin', 'sleap-nn', 'command']).default('builtin'),
   defaultConfigFile: z.string().default(''),

@@ -55,7 +55,7 @@ test('the status bar shows the active transfer first, else the running job, else
 test('settings: a wrong value falls back to its default and is reported', () => {
   const values: Record<string, unknown> = { concurrency: 200, serverUrl: 'not a url', room: 'lab', autoStartAgent: false };
   const { settings, problems } = readSettings((k) => values[k]);
-  assert.equal(settings.concurrency, 4);
+  assert.equal(settings.concurrency, undefined, 'the default: unset, so the agent adapts it');
   assert.equal(settings.serverUrl, '');
   assert.equal(settings.room, 'lab');
   assert.equal(settings.autoStartAgent, false);

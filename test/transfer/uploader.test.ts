@@ -174,7 +174,7 @@ describe('MultipartUploader state machine (in-memory transport)', () => {
     const t = new FakeTransport(data.length, PART);
     t.gate = new Promise(() => undefined);
     const ctl = new AbortController();
-    const u = new MultipartUploader({ source: await FilePartSource.open(path), transport: t });
+    const u = new MultipartUploader({ source: await FilePartSource.open(path), transport: t, concurrency: 4 });
     const run = u.start({ signal: ctl.signal });
     await waitFor(() => t.calls.length === 4, 'four parts in flight', 5000, QUICK);
     ctl.abort(new AppError('aborted', 'agent shutting down'));

@@ -45,6 +45,8 @@ export const uploadView = z.object({
   bytes_done: z.number().int(),
   rate_bps: z.number().optional(),
   eta_s: z.number().optional(),
+  /** Parts in flight at most right now (adapted unless --concurrency fixed it). */
+  concurrency: z.number().int().optional(),
   key: z.string().optional(),
   bucket: z.string().optional(),
   s3_path: z.string().optional(),

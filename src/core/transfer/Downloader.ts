@@ -6,7 +6,7 @@ import { AppError } from '../errors.js';
 import { silentLogger, type Logger } from '../log.js';
 import { partCount, partRange } from '../parts.js';
 import { sha256File } from './checksum.js';
-import { createAgents } from './httpClient.js';
+import { createAgents, socketsFor } from './httpClient.js';
 import { PartQueue, type RunContext } from './PartQueue.js';
 import { ProgressMeter, type TransferProgress } from './progress.js';
 import type { ObjectInfo, RangeSource } from './RangeSource.js';
@@ -20,8 +20,8 @@ export interface DownloadOptions {
   dest: string;
   /** Bytes per ranged GET. Default 8 MiB. */
   chunkSize?: number;
-  /** Ranges in flight at once. Default 8. */
-  concurrency?: number;
+  /** Ranges in flight at once, or 'auto' (the default): adapted to the measured throughput (AdaptiveConcurrency). */
+  concurrency?: number | 'auto';
   /** The SHA-256 the file must have; defaults to the object's `sha256` metadata. */
   expectedSha256?: string;
   stallTimeoutMs?: number;
@@ -105,10 +105,11 @@ export class Downloader {
     throwIfAborted(signal);
 
     const fh = await this.openPartial(side.done.length > 0);
-    const agents = createAgents(this.o.concurrency ?? 8);
-    const meter = new ProgressMeter({ totalBytes: info.size, intervalMs: this.o.progressIntervalMs, emit: (p) => this.o.onProgress?.(p) });
+    const concurrency = this.o.concurrency ?? 'auto';
+    const agents = createAgents(socketsFor(concurrency));
+    const meter = new ProgressMeter({ totalBytes: info.size, intervalMs: this.o.progressIntervalMs, emit: (p) => this.o.onProgress?.(p), concurrency: () => queue.currentLimit });
     const queue: PartQueue<Chunk> = new PartQueue(chunks, {
-      concurrency: this.o.concurrency ?? 8,
+      concurrency,
       retry: { ...DEFAULT_RETRY, ...this.o.retry },
       stallTimeoutMs: this.o.stallTimeoutMs ?? 30_000,
       random: this.o.random,

@@ -5,6 +5,7 @@ import { checksumOfRange, md5Hex, type FileDigest, type PartChecksum, type PartC
 import { Md5Worker } from './Md5Worker.js';
 import type { PartSource } from './PartSource.js';
 import type { CompletedUpload, DonePart, PartReceipt, PartTransport, RemotePart, UploadSession } from './PartTransport.js';
+import type { AdaptiveConcurrency } from './AdaptiveConcurrency.js';
 import { PartQueue, type RunContext } from './PartQueue.js';
 import { ProgressMeter, type TransferProgress } from './progress.js';
 import { abortError, DEFAULT_RETRY, PAUSED, throwIfAborted, type FailureKind, type RetryPolicy } from './retry.js';
@@ -17,8 +18,8 @@ export interface MultipartUploaderOptions {
   transport: PartTransport;
   /** SHA-256 of the whole file (given to request-upload); returned in the result. */
   sha256?: string;
-  /** Parts in flight at once. Default 8. */
-  concurrency?: number;
+  /** Parts in flight at once, or 'auto' (the default): adapted to the measured throughput (AdaptiveConcurrency). */
+  concurrency?: number | 'auto';
   /** Abort and retry a part whose bytes stop moving this long. Default 30 s. */
   stallTimeoutMs?: number;
   retry?: Partial<RetryPolicy>;
@@ -99,7 +100,7 @@ export class MultipartUploader {
     }
     const retry = { ...DEFAULT_RETRY, ...o.retry };
     this.queue = new PartQueue(items, {
-      concurrency: o.concurrency ?? 8,
+      concurrency: o.concurrency ?? 'auto',
       retry,
       stallTimeoutMs: o.stallTimeoutMs ?? 30_000,
       random: o.random,
@@ -107,7 +108,7 @@ export class MultipartUploader {
       onProgress: () => this.meter.update(this.queue.bytesDone, this.queue.bytesMoved),
       onRetry: (r) => this.log.warn('part retried', { part: r.item.id, kind: r.kind, attempt: r.attempt, delay_ms: r.delayMs, error: r.error instanceof Error ? r.error.message : String(r.error) }),
     });
-    this.meter = new ProgressMeter({ totalBytes: s.fileSize, intervalMs: o.progressIntervalMs, emit: (p) => o.onProgress?.(p) });
+    this.meter = new ProgressMeter({ totalBytes: s.fileSize, intervalMs: o.progressIntervalMs, emit: (p) => o.onProgress?.(p), concurrency: () => this.queue.currentLimit });
   }
 
   get state(): UploaderState {
@@ -116,6 +117,11 @@ export class MultipartUploader {
 
   get progress(): TransferProgress {
     return this.meter.snapshot(this.queue.bytesDone, this.queue.bytesMoved);
+  }
+
+  /** How the adaptive limit moved (concurrency 'auto'; undefined when fixed). */
+  get concurrencyHistory(): AdaptiveConcurrency['history'] | undefined {
+    return this.queue.adaptive?.history;
   }
 
   /** Bytes handed to the network so far, resends included. */

@@ -1,12 +1,14 @@
 import { AppError } from '../errors.js';
-import { abortError, classifyFailure, gaveUp, isPaused, retryDelay, type FailureKind, type RetryPolicy } from './retry.js';
+import { AdaptiveConcurrency, type AdaptiveConcurrencyOptions } from './AdaptiveConcurrency.js';
+import { abortError, classifyFailure, gaveUp, isPaused, retryDelay, type FailureDetails, type FailureKind, type RetryPolicy } from './retry.js';
 
 /**
  * The coordination half of a transfer (uppy's RateLimitedQueue + MultipartUploader queue logic):
  * items (parts, ranges) are pending, in flight or done; at most `limit` run at once; failures are
  * classified and retried on the shared schedule; 429/503 narrow the whole queue (halve the limit,
  * then +1 per success) and hold it back; an item whose bytes stop moving for `stallTimeoutMs` is
- * aborted and retried. It does no I/O itself: `run` does, with the signal and byte counter given.
+ * aborted and retried. With `concurrency: 'auto'` the limit is AdaptiveConcurrency's instead
+ * (grown while throughput rises, halved on slow-downs, 5xx and stalls). It does no I/O itself: `run` does, with the signal and byte counter given.
  *
  * `run(signal)` is one epoch: it resolves 'done' when every item is done, 'paused' when the
  * signal was aborted with PAUSED (done items stay done; call run again to go on), and rejects
@@ -36,7 +38,10 @@ export interface RetryInfo<T> {
 }
 
 export interface PartQueueOptions<T extends QueueItem> {
-  concurrency: number;
+  /** Items in flight at most, or 'auto': adapted to the measured throughput (AdaptiveConcurrency). */
+  concurrency: number | 'auto';
+  /** Tuning of 'auto' (defaults in AdaptiveConcurrency). */
+  adaptive?: Omit<AdaptiveConcurrencyOptions, 'itemBytes'>;
   retry: RetryPolicy;
   stallTimeoutMs: number;
   run(item: T, ctx: RunContext): Promise<void>;
@@ -65,6 +70,8 @@ interface Entry<T> {
 export class PartQueue<T extends QueueItem> {
   private readonly entries: Entry<T>[];
   private limit: number;
+  /** Set with concurrency 'auto': it owns the limit. */
+  readonly adaptive?: AdaptiveConcurrency;
   private slowUntil = 0;
   private slowStreak = 0;
   private doneBytes = 0;
@@ -81,7 +88,10 @@ export class PartQueue<T extends QueueItem> {
     private readonly o: PartQueueOptions<T>,
   ) {
     this.entries = [...items].sort((a, b) => a.id - b.id).map((item) => ({ item, state: 'pending', attempts: 0, refreshes: 0, refreshUrl: false, notBefore: 0, sent: 0, lastBytesAt: 0 }));
-    this.limit = Math.max(1, o.concurrency);
+    if (o.concurrency === 'auto') {
+      this.adaptive = new AdaptiveConcurrency({ ...o.adaptive, itemBytes: Math.max(1, ...items.map((i) => i.size)) });
+      this.limit = this.adaptive.limit;
+    } else this.limit = Math.max(1, o.concurrency);
   }
 
   /** Bytes of done items plus bytes moved so far by items in flight. */
@@ -94,8 +104,9 @@ export class PartQueue<T extends QueueItem> {
     e.sent = sent;
   }
 
+  /** Items in flight at most right now (the adaptive limit with 'auto'). */
   get currentLimit(): number {
-    return this.limit;
+    return this.adaptive?.limit ?? this.limit;
   }
 
   /** Marks an item done without running it (already on the remote side). */
@@ -164,11 +175,15 @@ export class PartQueue<T extends QueueItem> {
           if (this.slowStreak > (this.o.maxSlowDowns ?? 4 * this.o.retry.maxAttempts)) {
             fatal = gaveUp(reason, `item ${e.item.id} (the server kept asking to slow down)`, this.slowStreak);
           } else {
+            this.adaptive?.onCongestion(now, this.bytesMoved);
             this.limit = Math.max(1, Math.floor(this.limit / 2));
             delayMs = this.o.retry.baseDelayMs * this.slowStreak + retryDelay(this.slowStreak, this.o.retry, this.o.random);
             this.slowUntil = Math.max(this.slowUntil, now + delayMs);
           }
         } else if (kind === 'retry') {
+          const d = (reason instanceof AppError ? reason.details : undefined) as FailureDetails | undefined;
+          // A 5xx or a stall says the path or server is overloaded; a reset or a bad digest does not.
+          if (d?.stalled || (d?.status !== undefined && d.status >= 500)) this.adaptive?.onCongestion(now, this.bytesMoved);
           e.attempts++;
           if (e.attempts >= this.o.retry.maxAttempts) fatal = gaveUp(reason, `item ${e.item.id}`, e.attempts);
           else {
@@ -219,7 +234,8 @@ export class PartQueue<T extends QueueItem> {
             this.setSent(e, 0);
             this.doneBytes += e.item.size;
             this.slowStreak = 0;
-            if (this.limit < this.o.concurrency) this.limit++;
+            if (this.adaptive) this.adaptive.onItemDone(Date.now(), this.bytesMoved);
+            else if (this.limit < (this.o.concurrency as number)) this.limit++;
           },
           (err: unknown) => fail(e, err),
         )
@@ -239,7 +255,7 @@ export class PartQueue<T extends QueueItem> {
         const now = Date.now();
         if (now >= this.slowUntil) {
           for (const e of this.entries) {
-            if (inflight >= this.limit) break;
+            if (inflight >= this.currentLimit) break;
             if (e.state === 'pending' && e.notBefore <= now) launch(e);
           }
         }
@@ -248,10 +264,12 @@ export class PartQueue<T extends QueueItem> {
         for (const e of this.entries) if (e.state === 'pending') next = Math.min(next, Math.max(e.notBefore, this.slowUntil));
         if (wake) clearTimeout(wake);
         wake = undefined;
-        if (next !== Infinity && next > now && inflight < this.limit) wake = setTimeout(pump, next - now);
+        if (next !== Infinity && next > now && inflight < this.currentLimit) wake = setTimeout(pump, next - now);
       };
 
       epoch.signal.addEventListener('abort', () => settle(), { once: true });
+      // The time before this epoch (a pause) is not the network's.
+      this.adaptive?.begin(Date.now(), this.bytesMoved);
       pump();
     });
   }

@@ -4,14 +4,14 @@ import { silentLogger, type Logger } from '../log.js';
 import type { PartChecksumBody, PartUrl, RequestUploadBody, RequestUploadResponse } from '../schemas/backend.js';
 import type { BackendClient } from './BackendClient.js';
 import { partChecksumHeaders, serverVerified, type PartChecksum } from './checksum.js';
-import { createAgents, presignedExpiry, putStream, s3Failure, type HttpAgents } from './httpClient.js';
+import { createAgents, presignedExpiry, putStream, s3Failure, socketsFor, type HttpAgents } from './httpClient.js';
 import type { CallOptions, CompletedUpload, DonePart, PartReceipt, PartTransport, RemotePart, UploadPartOptions, UploadSession } from './PartTransport.js';
 import { throwIfAborted } from './retry.js';
 
 export interface PresignedTransportOptions {
   backend: BackendClient;
-  /** Sockets to S3 (the uploader's concurrency). Default 8. */
-  concurrency?: number;
+  /** Sockets to S3 (the uploader's concurrency; 'auto' opens up to its maximum). Default 8. */
+  concurrency?: number | 'auto';
   /** Part URLs asked for per /api/upload-urls call. Default 64. */
   urlBatch?: number;
   /**
@@ -51,7 +51,7 @@ export class PresignedTransport implements PartTransport {
     private readonly o: PresignedTransportOptions,
     readonly session: UploadSession,
   ) {
-    this.agents = createAgents(o.concurrency ?? 8);
+    this.agents = createAgents(socketsFor(o.concurrency ?? 8));
     this.log = (o.log ?? silentLogger).child('presigned', { key: session.key });
   }
 

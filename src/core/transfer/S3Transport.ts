@@ -12,7 +12,7 @@ import { AppError, isAppError, type ErrorCode } from '../errors.js';
 import { listAllParts } from '../listAllParts.js';
 import { partCount } from '../parts.js';
 import { partChecksumHeaders, serverVerified, type PartChecksum } from './checksum.js';
-import { createAgents, putStream, s3Failure, type HttpAgents } from './httpClient.js';
+import { createAgents, putStream, s3Failure, socketsFor, type HttpAgents } from './httpClient.js';
 import type { CallOptions, CompletedUpload, DonePart, PartReceipt, PartTransport, RemotePart, UploadPartOptions, UploadSession } from './PartTransport.js';
 import { DEFAULT_RETRY, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
 
@@ -20,8 +20,8 @@ export interface S3TransportOptions {
   /** A client from makeS3Client (checksums only when required). */
   s3: S3Client;
   bucket: string;
-  /** Sockets to S3 (the uploader's concurrency). Default 8. */
-  concurrency?: number;
+  /** Sockets to S3 (the uploader's concurrency; 'auto' opens up to its maximum). Default 8. */
+  concurrency?: number | 'auto';
   retry?: RetryPolicy;
 }
 
@@ -47,7 +47,7 @@ export class S3Transport implements PartTransport {
     private readonly o: S3TransportOptions,
     readonly session: UploadSession,
   ) {
-    this.agents = createAgents(o.concurrency ?? 8);
+    this.agents = createAgents(socketsFor(o.concurrency ?? 8));
   }
 
   static async start(o: S3TransportOptions, req: StartS3Upload, opts: CallOptions = {}): Promise<S3Transport> {

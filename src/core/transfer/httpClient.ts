@@ -3,6 +3,7 @@ import https from 'node:https';
 import type { Readable } from 'node:stream';
 import { XMLParser } from 'fast-xml-parser';
 import { AppError, type ErrorCode } from '../errors.js';
+import { AUTO_MAX_CONCURRENCY } from './AdaptiveConcurrency.js';
 import { isRecycling } from './PartSource.js';
 import { abortError, type FailureDetails } from './retry.js';
 
@@ -15,6 +16,11 @@ export interface HttpAgents {
   http: http.Agent;
   https: https.Agent;
   destroy(): void;
+}
+
+/** Sockets for a transfer's concurrency: with 'auto', as many as the adaptive limit may reach. */
+export function socketsFor(concurrency: number | 'auto'): number {
+  return concurrency === 'auto' ? AUTO_MAX_CONCURRENCY : concurrency;
 }
 
 export function createAgents(maxSockets: number): HttpAgents {

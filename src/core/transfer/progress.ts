@@ -10,6 +10,8 @@ export interface TransferProgress {
   rateBps: number;
   /** Seconds left at that rate; null while the rate is 0. */
   etaS: number | null;
+  /** Parts (ranges) in flight at most right now: fixed by the caller, or adapted ('auto'). */
+  concurrency?: number;
 }
 
 export class ProgressMeter {
@@ -17,7 +19,7 @@ export class ProgressMeter {
   private samples: { t: number; moved: number }[] = [];
 
   constructor(
-    private readonly o: { totalBytes: number; emit: (p: TransferProgress) => void; intervalMs?: number; windowMs?: number },
+    private readonly o: { totalBytes: number; emit: (p: TransferProgress) => void; intervalMs?: number; windowMs?: number; concurrency?: () => number },
   ) {}
 
   /** Call as often as you like; emits when the interval has passed (or `force`). */
@@ -37,7 +39,8 @@ export class ProgressMeter {
     const dt = first ? (now - first.t) / 1000 : 0;
     const rateBps = dt > 0 ? Math.max(0, (bytesMoved - first!.moved) / dt) : 0;
     const left = Math.max(0, this.o.totalBytes - bytesDone);
-    return { bytesDone, totalBytes: this.o.totalBytes, rateBps, etaS: left === 0 ? 0 : rateBps > 0 ? left / rateBps : null };
+    const concurrency = this.o.concurrency?.();
+    return { bytesDone, totalBytes: this.o.totalBytes, rateBps, etaS: left === 0 ? 0 : rateBps > 0 ? left / rateBps : null, ...(concurrency !== undefined ? { concurrency } : {}) };
   }
 
   /** Forget the rate history (after a pause: the idle time is not the network's). */

@@ -75,7 +75,7 @@ export async function prepareUpload(o: PrepareUploadOptions, opts: { signal?: Ab
   const source = await FilePartSource.open(o.path);
   throwIfAborted(signal);
   const algorithm = o.partChecksum ?? 'crc32';
-  const concurrency = o.concurrency ?? 8;
+  const concurrency = o.concurrency ?? 'auto';
   let transport: PartTransport;
   let sha256: string;
   let digest: FileDigest | undefined;
