@@ -91,7 +91,8 @@ const uploadClientOptions = (cmd: Command): Command =>
     .option('--room-token <token>', 'room token (better: env SLEAP_RTC_ROOM_TOKEN)')
     .option('--stack-secrets <file>', "the stack's stack-secrets.json, to take the room token from")
     .option('--concurrency <n>', "parts in flight at once: a number fixes it; default auto (grows while throughput rises, up to 32 and 256 MiB of parts; backs off on SlowDown, 5xx and stalls)")
-    .option('--part-size <bytes>', 'multipart part size (default 8388608, 8 MiB)');
+    .option('--part-size <bytes>', 'multipart part size (default 8388608, 8 MiB)')
+    .option('--outage-limit <seconds>', 'how long a transfer waits for S3 or the backend when it does not answer before it fails (default 3600)');
 
 commonOptions(
   uploadClientOptions(

@@ -1,4 +1,4 @@
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync, renameSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { Low } from 'lowdb';
 import { DataFile } from 'lowdb/node';
@@ -117,6 +117,8 @@ export class Ledger {
   private lastWriteEnd = 0;
   private lastWriteMs = 0;
   readonly stats: LedgerStats = { writes: 0, writeMs: 0, recordMs: 0 };
+  /** Set when the file could not be read as a ledger and was kept aside: where, and why. */
+  recovered?: { keptAs: string; reason: string };
 
   private constructor(
     readonly file: string,
@@ -128,7 +130,18 @@ export class Ledger {
   static async open(file: string, o: { minIntervalMs?: number; maxShare?: number } = {}): Promise<Ledger> {
     mkdirSync(dirname(file), { recursive: true, mode: 0o700 });
     const l = new Ledger(file, { minIntervalMs: o.minIntervalMs ?? 200, maxShare: o.maxShare ?? 0.01 });
-    await l.db.read();
+    try {
+      await l.db.read();
+      if (typeof l.db.data !== 'object' || l.db.data === null || Array.isArray(l.db.data)) throw new SyntaxError('it holds no JSON object');
+    } catch (e) {
+      // Not JSON (a disk fault, an edit gone wrong): the agent must still start. The file is kept
+      // aside for whoever wants to look (never deleted), and the agent starts with an empty ledger.
+      if (!(e instanceof SyntaxError)) throw e;
+      const keptAs = existsSync(`${file}.corrupt`) ? `${file}.${Date.now()}.corrupt` : `${file}.corrupt`;
+      renameSync(file, keptAs);
+      l.recovered = { keptAs, reason: e.message };
+      l.db.data = { version: 1, uploads: {}, watches: [], jobs: {} };
+    }
     l.db.data.uploads ??= {};
     l.db.data.watches ??= [];
     l.db.data.jobs ??= {};

@@ -25,6 +25,8 @@ export interface UploadManagerOptions {
   manifestDir: string;
   concurrency: number | 'auto';
   partSize: number;
+  /** Fail an upload after waiting this long for S3 or the backend when it does not answer (ms). Default 1 hour. */
+  outageLimitMs?: number;
   log: Logger;
 }
 
@@ -236,6 +238,11 @@ export class UploadManager {
             target: { kind: 'presigned', backend: this.o.backend, fileName: basename(f.path), artifact: 'dataset', prefixId: u.prefixId, relativePath: u.dataset === 'folder' ? f.relativePath : undefined },
             partSize: this.o.partSize,
             concurrency: this.o.concurrency,
+            outageLimitMs: this.o.outageLimitMs,
+            onWaiting: (w) => {
+              run.waiting = w;
+              this.emit({ type: 'progress', upload: this.view(u) });
+            },
             resume,
             log: this.o.log.child('transfer', { upload: u.id }),
             onSession: async ({ session, sha256 }) => {
@@ -265,7 +272,7 @@ export class UploadManager {
         run.uploader = p.uploader;
         if (run.paused) p.uploader.pause();
         try {
-          const r = await p.uploader.start({ signal: run.ctrl.signal });
+          const r = await p.uploader.start({ signal: run.ctrl.signal }).finally(() => (run.waiting = undefined));
           f.done = { key: r.key, bucket: r.bucket, s3Path: r.s3Path, etag: r.etag, size: r.size, sha256: r.sha256 };
           run.progress = undefined;
           await ledger.flush();

@@ -47,6 +47,7 @@ export async function uploadThroughAgent(agent: AgentClient, abs: string, datase
         toldResumed = true;
         bar.note(`resuming: ${v.resumed.parts_reused} of ${v.resumed.part_count} parts, ${bytes(v.resumed.bytes_reused)}, already on the server`);
       }
+      bar.setWaiting(v.waiting);
       bar.update({ bytesDone: v.bytes_done, total: v.size, rateBps: v.rate_bps, etaS: v.eta_s, state: v.state }, force);
     };
     show(start, true);

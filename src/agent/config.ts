@@ -19,6 +19,11 @@ export const uploadClientSchema = z.object({
     .union([z.literal('auto'), z.coerce.number().int().min(1).max(64)], { error: "--concurrency is 'auto' or a whole number from 1 to 64" })
     .default('auto'),
   partSize: z.coerce.number().int().min(MIN_PART_SIZE).max(MAX_PART_SIZE).default(8 * 1024 * 1024),
+  /**
+   * Seconds a transfer waits for S3 or the backend when it does not answer (a restart, a network
+   * change) before it fails; it goes on by itself if the endpoint answers within that time.
+   */
+  outageLimit: z.coerce.number().min(1).max(7 * 24 * 3600).default(3600),
 });
 
 const boolish = z.union([z.boolean(), z.enum(['true', 'false', '1', '0']).transform((v) => v === 'true' || v === '1')]);

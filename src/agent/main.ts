@@ -65,7 +65,7 @@ export function agentToken(dir: string): { token: string; file: string } {
 }
 
 /** The opened state every upload front end shares (agent and `sleap-rtc upload`): lock, ledger, manager. */
-export async function openUploads(cfg: Pick<AgentConfig, 'server' | 'roomToken' | 'stackSecrets' | 'concurrency' | 'partSize'> & { data: string }, log: Logger, what: string) {
+export async function openUploads(cfg: Pick<AgentConfig, 'server' | 'roomToken' | 'stackSecrets' | 'concurrency' | 'partSize'> & Partial<Pick<AgentConfig, 'outageLimit'>> & { data: string }, log: Logger, what: string) {
   const roomToken = resolveRoomToken(cfg);
   const dir = join(cfg.data, 'agent');
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -73,8 +73,15 @@ export async function openUploads(cfg: Pick<AgentConfig, 'server' | 'roomToken' 
   const lock = acquireLock(join(dir, 'agent.lock'), what);
   try {
     const ledger = await Ledger.open(join(dir, 'ledger.json'));
-    const backend = new BackendClient({ baseUrl: cfg.server, token: roomToken });
-    const uploads = new UploadManager({ ledger, backend, manifestDir: join(dir, 'manifests'), concurrency: cfg.concurrency, partSize: cfg.partSize, log });
+    if (ledger.recovered) {
+      log.warn(
+        `the ledger ${ledger.file} could not be read (${ledger.recovered.reason}): it was kept aside as ${ledger.recovered.keptAs} and ${what} starts with an empty ledger; uploads, watches and jobs it listed are no longer known here (what they put on S3 is untouched): upload or submit them again`,
+        { kept_as: ledger.recovered.keptAs },
+      );
+    }
+    const outageLimitMs = (cfg.outageLimit ?? 3600) * 1000;
+    const backend = new BackendClient({ baseUrl: cfg.server, token: roomToken, outageLimitMs });
+    const uploads = new UploadManager({ ledger, backend, manifestDir: join(dir, 'manifests'), concurrency: cfg.concurrency, partSize: cfg.partSize, outageLimitMs, log });
     return { dir, lock, ledger, uploads, backend, roomToken };
   } catch (e) {
     lock.release();

@@ -70,6 +70,7 @@ export async function runUpload(path: string, flags: Record<string, unknown>): P
         toldResumed = true;
         bar.note(`resuming: ${r.parts_reused} of ${r.part_count} parts, ${bytes(r.bytes_reused)}, already on the server`);
       }
+      bar.setWaiting(e.upload.waiting);
       bar.update({ bytesDone: e.upload.bytes_done, total: e.upload.size, rateBps: e.upload.rate_bps, etaS: e.upload.eta_s, state: e.upload.state }, e.type === 'state');
     });
     const v = await uploads.launch(id);

@@ -3,6 +3,7 @@ import { basename, join } from 'node:path';
 import type { SlpSummaryView, UploadView } from '../core/schemas/agent.js';
 import type { SlpSummary } from '../core/slp/index.js';
 import type { TransferProgress } from '../core/transfer/index.js';
+import type { OutageWaiting } from '../core/transfer/outage.js';
 import type { LedgerFile, LedgerUpload } from './Ledger.js';
 
 /**
@@ -50,6 +51,8 @@ export interface RunProgress {
   doneBytes: number;
   /** What resumed files found on the server and kept (summed over the dataset's files). */
   resumed?: { parts_reused: number; part_count: number; bytes_reused: number };
+  /** S3 or the backend does not answer: the transfer waits for it (outage.ts). */
+  waiting?: OutageWaiting;
 }
 
 /** The API's view of an upload (core/schemas/agent.ts uploadView). */
@@ -73,6 +76,7 @@ export function uploadView(u: UploadRecord, run: RunProgress | undefined): Uploa
     warnings: [...u.warnings],
     ...(u.slp ? { slp: u.slp } : {}),
     ...(run?.resumed ? { resumed: { ...run.resumed } } : {}),
+    ...(run?.waiting ? { waiting: { since: new Date(run.waiting.since).toISOString(), service: run.waiting.service, endpoint: run.waiting.endpoint, reason: run.waiting.reason, waited_s: Math.max(0, Math.floor((Date.now() - run.waiting.since) / 1000)) } } : {}),
   };
 }
 

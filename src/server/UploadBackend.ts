@@ -158,8 +158,9 @@ export function translateS3Error(e: unknown): AppError {
     return new AppError('storage_error', `the S3 server refused the server's credentials (${name}): check --s3-access-key/--s3-secret-key`, { cause: e });
   }
   const code = (e as { code?: string }).code;
-  if (code === 'ECONNREFUSED' || code === 'ENOTFOUND' || code === 'ECONNRESET') {
-    return new AppError('storage_error', `cannot reach the S3 endpoint (${code}): is the store running and --s3-endpoint right?`, { cause: e });
+  if (code && ['ECONNREFUSED', 'ENOTFOUND', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EAI_AGAIN'].includes(code)) {
+    // 503, not 502: the agent's transfers wait for the store to come back (a restart) instead of failing.
+    return new AppError('unavailable', `cannot reach the S3 endpoint (${code}): is the store running and --s3-endpoint right?`, { cause: e, details: { errno: code } });
   }
   return new AppError('storage_error', `S3 request failed (${name}${status ? ` ${status}` : ''}): ${msg}`, { cause: e });
 }

@@ -7,6 +7,7 @@ import { after, before, describe, test } from 'node:test';
 import { isAppError } from '../../src/core/errors.js';
 import { Ledger } from '../../src/agent/Ledger.js';
 import { acquireLock } from '../../src/agent/lock.js';
+import { spawnCli } from '../support/proc.js';
 import { waitFor } from '../support/wait.js';
 import { syntheticPart, syntheticUpload } from './support/syntheticUpload.js';
 
@@ -76,5 +77,32 @@ describe('ledger (lowdb)', () => {
     assert.equal((await readFile(lockFile, 'utf8')).trim(), String(process.pid));
     held.release();
     await assert.rejects(readFile(lockFile), /ENOENT/);
+  });
+
+  test('a corrupted ledger file is kept aside as ledger.json.corrupt, and `sleap-rtc agent` starts with an empty one and says so', { timeout: 60_000 }, async () => {
+    const data = join(dir, 'corrupt-data');
+    const file = join(data, 'agent', 'ledger.json');
+    const junk = '{"version":1,"uploads":{"up_1":{"id":"up_1","path":"/x","st';
+    await Ledger.open(file).then((l) => l.close());
+    await writeFile(file, junk);
+    const agent = await spawnCli(['agent', '--port', '0', '--data', data], {
+      waitFor: /agent listening on (http:\/\/\S+) \(token in (\S+)\)/,
+      // No room: the agent needs no other process to start; nothing here calls the server.
+      env: { SLEAP_RTC_SERVER: 'http://127.0.0.1:9', SLEAP_RTC_ROOM_TOKEN: 'x'.repeat(32), SLEAP_RTC_DATA: undefined, SLEAP_RTC_CONFIG: undefined, SLEAP_RTC_ROOM: undefined, SLEAP_RTC_STACK_SECRETS: undefined },
+    });
+    try {
+      await waitFor(() => /could not be read .*kept aside as \S+ledger\.json\.corrupt.*starts with an empty ledger/.test(agent.stderrTail()) || undefined, 'the agent saying what it did with the ledger', 10_000, { lastSeen: () => agent.stderrTail() });
+      assert.equal(await readFile(`${file}.corrupt`, 'utf8'), junk, 'the corrupt file is kept as it was');
+      const token = (await readFile(agent.line[2], 'utf8')).trim();
+      const res = await fetch(`${agent.line[1]}/api/uploads`, { headers: { authorization: `Bearer ${token}` } });
+      assert.equal(res.status, 200);
+      assert.deepEqual(((await res.json()) as { uploads: unknown[] }).uploads, []);
+    } finally {
+      await agent.stop();
+    }
+    // The new ledger is a ledger: it opens without being set aside again.
+    const again = await Ledger.open(file);
+    assert.equal(again.recovered, undefined);
+    await again.close();
   });
 });

@@ -23,6 +23,14 @@ test('an upload row: state, percent, rate, ETA; inline actions by context value'
   assert.match(uploadRow(upload({ warnings: ['videos outside the file'] })).tooltip, /warning: videos outside the file/);
 });
 
+test('an upload waiting for S3: the row says so with the time waited, the tooltip names the endpoint and the reason', () => {
+  const since = '2026-12-01T10:00:00.000Z';
+  const r = uploadRow(upload({ waiting: { since, service: 'S3', endpoint: 'http://127.0.0.1:9000', reason: 'ECONNREFUSED', waited_s: 3 } }), Date.parse(since) + 12_000);
+  assert.equal(r.description, 'uploading · 42 % · waiting for S3 (12 s)');
+  assert.match(r.tooltip, /waiting for http:\/\/127\.0\.0\.1:9000: unreachable since 2026-12-01T10:00:00\.000Z \(ECONNREFUSED\)/);
+  assert.equal(uploadRow(upload({ waiting: { since, service: 'backend', endpoint: 'http://127.0.0.1:8080', reason: 'HTTP 503', waited_s: 70 } }), Date.parse(since) + 70_000).description, 'uploading · 42 % · waiting for the backend (1 min 10 s)');
+});
+
 test('a job row folds epoch and losses from events, once per seq', () => {
   const p = { lastSeq: 0, maxEpochs: maxEpochsOf({ trainer_config: { max_epochs: 20 } }) };
   const events = [progress(1, { event: 'epoch_begin', epoch: 0 }), progress(2, { event: 'batch_end', epoch: 0, batch: 0, logs: { loss: 0.5 } }), progress(3, { event: 'epoch_end', epoch: 0, logs: { 'train/loss': 0.25, 'val/loss': 0.3 } })];

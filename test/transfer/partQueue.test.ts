@@ -2,6 +2,8 @@ import assert from 'node:assert/strict';
 import { afterEach, beforeEach, describe, mock, test } from 'node:test';
 import { AppError } from '../../src/core/errors.js';
 import { PartQueue, type RunContext } from '../../src/core/transfer/PartQueue.js';
+import { networkFailure } from '../../src/core/transfer/httpClient.js';
+import type { OutageWaiting } from '../../src/core/transfer/outage.js';
 import { abortError, PAUSED, type RetryPolicy } from '../../src/core/transfer/retry.js';
 
 interface Item {
@@ -22,6 +24,103 @@ const flush = async (): Promise<void> => {
 describe('PartQueue (mock timers)', () => {
   beforeEach(() => mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'] }));
   afterEach(() => mock.timers.reset());
+
+  const refused = (): AppError => networkFailure(Object.assign(new Error('connect ECONNREFUSED'), { code: 'ECONNREFUSED' }), 'part', { service: 'S3', url: 'http://127.0.0.1:9000/b/k?X-Amz-Signature=secret' });
+
+  test('S3 refusing connections for 10 minutes costs no tries: one item probes at a time, every item goes on once it answers', async () => {
+    let down = true;
+    let tries = 0;
+    let probesWhileDown = 0;
+    let inflight = 0;
+    let peakWhileDown = 0;
+    const waits: (OutageWaiting | undefined)[] = [];
+    const q = new PartQueue(items(4), {
+      concurrency: 4,
+      retry: { ...policy, maxAttempts: 2 },
+      stallTimeoutMs: 30_000,
+      random: () => 0.5,
+      onWaiting: (w) => waits.push(w),
+      run: async () => {
+        tries++;
+        inflight++;
+        try {
+          await Promise.resolve();
+          if (down) {
+            probesWhileDown++;
+            peakWhileDown = Math.max(peakWhileDown, inflight);
+            throw refused();
+          }
+        } finally {
+          inflight--;
+        }
+      },
+    });
+    const p = q.run(new AbortController().signal);
+    for (let t = 0; t < 600; t++) {
+      await flush();
+      mock.timers.tick(1000);
+    }
+    await flush();
+    assert.equal(q.allDone, false, 'still waiting after 10 minutes');
+    assert.deepEqual(waits.length, 1, 'one wait began');
+    assert.deepEqual({ ...waits[0], since: 0 }, { service: 'S3', endpoint: 'http://127.0.0.1:9000', reason: 'ECONNREFUSED', since: 0 }, 'the endpoint without path or query');
+    assert.equal(q.waiting?.reason, 'ECONNREFUSED');
+    // The first four fail together; then probes on the backoff, capped at 30 s: ~20 + 5 in 10 min.
+    assert.ok(probesWhileDown >= 4 + 15 && probesWhileDown <= 4 + 30, `${probesWhileDown} tries while down`);
+    assert.equal(peakWhileDown, 4, 'only the first round ran in parallel');
+    down = false;
+    for (let t = 0; t < 40 && !q.allDone; t++) {
+      await flush();
+      mock.timers.tick(1000);
+    }
+    assert.equal(await p, 'done');
+    assert.equal(waits.at(-1), undefined, 'the wait ended');
+    assert.equal(q.retries.retry, 0, 'no try counted');
+    assert.ok(tries > 4);
+  });
+
+  test('an endpoint down longer than outageLimitMs fails the queue with the outage error (who, how long, the setting)', async () => {
+    const q = new PartQueue(items(2), {
+      concurrency: 2,
+      retry: policy,
+      stallTimeoutMs: 30_000,
+      random: () => 0.5,
+      outageLimitMs: 60_000,
+      run: () => Promise.reject(refused()),
+    });
+    const p = q.run(new AbortController().signal);
+    const check = assert.rejects(p, (e: AppError) => e.code === 'unavailable' && /^S3 at http:\/\/127\.0\.0\.1:9000 was unreachable for 1 min 0 s \(ECONNREFUSED\), longer than the outage limit of 1 min 0 s \(--outage-limit <seconds> or SLEAP_RTC_OUTAGE_LIMIT\)/.test(e.message) && !/secret/.test(e.message));
+    for (let t = 0; t < 70; t++) {
+      await flush();
+      mock.timers.tick(1000);
+    }
+    await check;
+  });
+
+  test('a reset after bytes went is a counted try, not an outage', async () => {
+    const waits: (OutageWaiting | undefined)[] = [];
+    const reset = (): AppError => networkFailure(Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' }), 'part', { service: 'S3', url: 'http://127.0.0.1:9000/b/k' });
+    let n = 0;
+    const q = new PartQueue(items(1), {
+      concurrency: 1,
+      retry: policy,
+      stallTimeoutMs: 30_000,
+      random: () => 0.5,
+      onWaiting: (w) => waits.push(w),
+      run: async (_item, ctx) => {
+        ctx.onBytes(10);
+        if (++n === 1) throw reset();
+      },
+    });
+    const p = q.run(new AbortController().signal);
+    for (let t = 0; t < 5; t++) {
+      await flush();
+      mock.timers.tick(1000);
+    }
+    assert.equal(await p, 'done');
+    assert.equal(q.retries.retry, 1);
+    assert.deepEqual(waits, []);
+  });
 
   test('never runs more than `concurrency` items at once, and finishes them all', async () => {
     let inflight = 0;

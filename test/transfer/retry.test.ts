@@ -124,6 +124,35 @@ describe('withRetry and sleep (mock timers)', () => {
     assert.equal(calls, 5);
   });
 
+  test('a backend that refuses connections for 5 minutes costs no tries (wait); with outage "count" it is a failed try; "throw" hands it back at once', async () => {
+    const refused = (): AppError => new AppError('upstream_error', 'backend POST /api/x: network failure (ECONNREFUSED)', { details: { network: true, errno: 'ECONNREFUSED', unreachable: { service: 'backend', endpoint: 'http://127.0.0.1:8080', reason: 'ECONNREFUSED' } } });
+    let calls = 0;
+    let upAt = Date.now() + 300_000;
+    const waits: unknown[] = [];
+    const p = withRetry(async () => {
+      calls++;
+      if (Date.now() < upAt) throw refused();
+      return 'ok';
+    }, { what: 'op', policy: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 10 }, random: () => 0.5, onWaiting: (w) => waits.push(w && { ...w, since: 0 }) });
+    for (let i = 0; i < 340; i++) {
+      await flush();
+      mock.timers.tick(1000);
+    }
+    assert.equal(await p, 'ok');
+    assert.ok(calls > 2 && calls < 40, `${calls} tries in 5 minutes (probes capped at 30 s apart)`);
+    assert.deepEqual(waits, [{ service: 'backend', endpoint: 'http://127.0.0.1:8080', reason: 'ECONNREFUSED', since: 0 }, undefined]);
+    calls = 0;
+    upAt = Infinity;
+    const counted = withRetry(async () => (calls++, Promise.reject(refused())), { what: 'op', outage: 'count', policy: { maxAttempts: 2, baseDelayMs: 10, maxDelayMs: 10 }, random: () => 1 });
+    const check = assert.rejects(counted, /op failed after 2 tries/);
+    for (let i = 0; i < 3; i++) {
+      await flush();
+      mock.timers.tick(10);
+    }
+    await check;
+    await assert.rejects(withRetry(() => Promise.reject(refused()), { what: 'op', outage: 'throw' }), /network failure \(ECONNREFUSED\)/);
+  });
+
   test('an expired URL is re-signed and retried at once, without using up a try', async () => {
     let calls = 0;
     let refreshed = 0;

@@ -89,7 +89,7 @@ export async function doctor(cfg: DoctorConfig, t: Targets, o: { json: boolean; 
   const ice = z.array(iceServer).safeParse(cfg.iceServers ?? []);
   if (!ice.success) throw new AppError('config_invalid', `--ice-servers must be a JSON list of {"urls": ...}: ${ice.error.issues[0]?.message}`);
   // Few, short retries: the doctor reports a failure rather than riding it out as an upload would.
-  const backend = t.server.url && t.server.token ? new BackendClient({ baseUrl: t.server.url, token: t.server.token, retry: { maxAttempts: 2, baseDelayMs: 200, maxDelayMs: 1000 }, requestTimeoutMs: 10_000 }) : undefined;
+  const backend = t.server.url && t.server.token ? new BackendClient({ baseUrl: t.server.url, token: t.server.token, retry: { maxAttempts: 2, baseDelayMs: 200, maxDelayMs: 1000 }, requestTimeoutMs: 10_000, outage: 'count' }) : undefined;
 
   add(await runCheck('agent', () => checkAgent(t.data)));
   const server = add(

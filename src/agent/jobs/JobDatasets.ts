@@ -64,7 +64,8 @@ export class JobDatasets {
 
   /** An object already in the room's storage: it must carry the SHA-256 the worker checks. */
   private async remote(path: string): Promise<DatasetRef> {
-    const info = await this.backend.requestDownload(path).catch((e: unknown) => {
+    // Asked while a job request waits for its answer: an unreachable backend is said now, not waited for.
+    const info = await this.backend.requestDownload(path, { outage: 'count' }).catch((e: unknown) => {
       const err = toAppError(e);
       throw new AppError(err.code === 'not_found' ? 'not_found' : err.code, `dataset ${path}: ${err.message}`);
     });

@@ -55,6 +55,12 @@ export const uploadView = z.object({
   warnings: z.array(z.string()).default([]),
   /** A resumed upload: what the server already held and was kept (after comparing it with the file). */
   resumed: z.object({ parts_reused: z.number().int(), part_count: z.number().int(), bytes_reused: z.number().int() }).optional(),
+  /**
+   * The upload is waiting for S3 or the backend, which does not answer (refused, no route, 503):
+   * since when (ISO time), who, why, and seconds waited so far. It goes on by itself once the
+   * endpoint answers, and fails after the agent's outage limit (--outage-limit).
+   */
+  waiting: z.object({ since: z.string(), service: z.enum(['S3', 'backend']), endpoint: z.string(), reason: z.string(), waited_s: z.number().int() }).optional(),
   /** The dataset's labels file, read when the upload was added (a folder's first; the others' warnings are in `warnings`). */
   slp: slpSummaryView.optional(),
 });

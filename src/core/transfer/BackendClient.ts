@@ -17,6 +17,7 @@ import {
   type UploadUrlsResponse,
 } from '../schemas/backend.js';
 import { networkFailure } from './httpClient.js';
+import { endpointOf, type OutageWaiting, type Unreachable } from './outage.js';
 import { DEFAULT_RETRY, withRetry, type RetryPolicy } from './retry.js';
 
 const KNOWN_CODES: readonly ErrorCode[] = [
@@ -32,12 +33,26 @@ export interface BackendClientOptions {
   retry?: RetryPolicy;
   /** A call that has not answered after this long is abandoned and retried. Default 60 s. */
   requestTimeoutMs?: number;
+  /** How long a call waits for a backend that does not answer before it fails (ms). Default 1 hour (outage.ts). */
+  outageLimitMs?: number;
+  /** 'count' spends the retry tries on an unreachable backend instead (a check that must answer soon: doctor). Default 'wait'. */
+  outage?: 'wait' | 'count';
+}
+
+/** Per call: the signal, and how an unreachable backend is handled (withRetry's `outage`, `onWaiting`). */
+export interface BackendCallOptions {
+  signal?: AbortSignal;
+  /** 'wait' (default): wait for the backend up to the outage limit; 'throw': fail at once, the caller waits (a part queue); 'count': spend the retry tries on it. */
+  outage?: 'wait' | 'throw' | 'count';
+  onWaiting?: (w: OutageWaiting | undefined) => void;
 }
 
 /**
  * The backend's presigned-URL API (`sleap-rtc server`, /api/*) as typed calls. Every answer is
  * validated with the schemas of core/schemas/backend.ts; every call retries 5xx, 429/503 and
  * network failures on the shared schedule; error bodies become AppErrors with the backend's code.
+ * A backend that does not answer (refused, reset, no route, no name) or answers 502/504 from a
+ * proxy or 503 (it, or the S3 it needs, is down) is an outage: waited out (outage.ts).
  */
 export class BackendClient {
   private readonly base: string;
@@ -46,36 +61,44 @@ export class BackendClient {
     this.base = o.baseUrl.replace(/\/+$/, '');
   }
 
-  requestUpload(body: Partial<RequestUploadBody> & Pick<RequestUploadBody, 'file_name' | 'file_size'>, opts: { signal?: AbortSignal } = {}): Promise<RequestUploadResponse> {
-    return this.call('POST', '/api/request-upload', body, requestUploadResponse, opts.signal);
+  requestUpload(body: Partial<RequestUploadBody> & Pick<RequestUploadBody, 'file_name' | 'file_size'>, opts: BackendCallOptions = {}): Promise<RequestUploadResponse> {
+    return this.call('POST', '/api/request-upload', body, requestUploadResponse, opts);
   }
 
   /** Fresh part URLs; `checksums` are signed into them (see partUrl.checksum). */
-  uploadUrls(key: string, uploadId: string, partNumbers: number[], opts: { signal?: AbortSignal; checksums?: PartChecksumBody[] } = {}): Promise<UploadUrlsResponse> {
+  uploadUrls(key: string, uploadId: string, partNumbers: number[], opts: BackendCallOptions & { checksums?: PartChecksumBody[] } = {}): Promise<UploadUrlsResponse> {
     const body = { key, upload_id: uploadId, part_numbers: partNumbers, ...(opts.checksums?.length ? { part_checksums: opts.checksums } : {}) };
-    return this.call('POST', '/api/upload-urls', body, uploadUrlsResponse, opts.signal);
+    return this.call('POST', '/api/upload-urls', body, uploadUrlsResponse, opts);
   }
 
-  async uploadStatus(key: string, uploadId: string, opts: { signal?: AbortSignal } = {}): Promise<UploadedPart[]> {
+  async uploadStatus(key: string, uploadId: string, opts: BackendCallOptions = {}): Promise<UploadedPart[]> {
     const q = `?key=${encodeURIComponent(key)}&upload_id=${encodeURIComponent(uploadId)}`;
-    return (await this.call('GET', `/api/upload-status${q}`, undefined, uploadStatusResponse, opts.signal)).parts;
+    return (await this.call('GET', `/api/upload-status${q}`, undefined, uploadStatusResponse, opts)).parts;
   }
 
-  completeUpload(body: CompleteUploadBody, opts: { signal?: AbortSignal } = {}): Promise<CompleteUploadResponse> {
-    return this.call('POST', '/api/complete-upload', body, completeUploadResponse, opts.signal);
+  completeUpload(body: CompleteUploadBody, opts: BackendCallOptions = {}): Promise<CompleteUploadResponse> {
+    return this.call('POST', '/api/complete-upload', body, completeUploadResponse, opts);
   }
 
-  async abortUpload(key: string, uploadId: string, opts: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.call('POST', '/api/abort-upload', { key, upload_id: uploadId }, undefined, opts.signal);
+  async abortUpload(key: string, uploadId: string, opts: BackendCallOptions = {}): Promise<void> {
+    await this.call('POST', '/api/abort-upload', { key, upload_id: uploadId }, undefined, opts);
   }
 
-  requestDownload(key: string, opts: { signal?: AbortSignal } = {}): Promise<RequestDownloadResponse> {
-    return this.call('POST', '/api/request-download', { key }, requestDownloadResponse, opts.signal);
+  requestDownload(key: string, opts: BackendCallOptions = {}): Promise<RequestDownloadResponse> {
+    return this.call('POST', '/api/request-download', { key }, requestDownloadResponse, opts);
   }
 
-  private call<T>(method: 'GET' | 'POST', path: string, body: unknown, schema: z.ZodType<T> | undefined, signal: AbortSignal | undefined): Promise<T> {
+  private call<T>(method: 'GET' | 'POST', path: string, body: unknown, schema: z.ZodType<T> | undefined, opts: BackendCallOptions): Promise<T> {
     const what = `${method} ${path.split('?')[0]}`;
-    return withRetry(() => this.once(method, path, body, schema, signal, what), { policy: this.o.retry ?? DEFAULT_RETRY, signal, what });
+    const { signal } = opts;
+    return withRetry(() => this.once(method, path, body, schema, signal, what), {
+      policy: this.o.retry ?? DEFAULT_RETRY,
+      signal,
+      what,
+      outage: opts.outage ?? this.o.outage ?? 'wait',
+      outageLimitMs: this.o.outageLimitMs,
+      onWaiting: opts.onWaiting,
+    });
   }
 
   private async once<T>(method: string, path: string, body: unknown, schema: z.ZodType<T> | undefined, signal: AbortSignal | undefined, what: string): Promise<T> {
@@ -90,7 +113,7 @@ export class BackendClient {
     } catch (e) {
       if (signal?.aborted) throw e;
       // A timeout or a socket failure: both retryable.
-      throw networkFailure((e as { cause?: unknown }).cause ?? e, `backend ${what}`);
+      throw networkFailure((e as { cause?: unknown }).cause ?? e, `backend ${what}`, { service: 'backend', url: this.base });
     }
     let json: unknown;
     try {
@@ -103,7 +126,11 @@ export class BackendClient {
       const bcode = parsed.success ? parsed.data.error.code : undefined;
       const code: ErrorCode = bcode && (KNOWN_CODES as readonly string[]).includes(bcode) ? (bcode as ErrorCode) : res.status >= 500 ? 'upstream_error' : 'bad_request';
       const message = parsed.success ? parsed.data.error.message : `HTTP ${res.status}`;
-      throw new AppError(code, `backend ${what}: ${message}`, { details: { ...(parsed.success ? parsed.data.error.details : {}), ...(bcode ? { backend_code: bcode } : {}), status: res.status } });
+      // 503: the backend (or the S3 behind it) is down for now; 502/504 without the backend's own
+      // error body: a proxy in front of it found nothing there. Both are outages, not failed tries.
+      const down = res.status === 503 || ((res.status === 502 || res.status === 504) && !parsed.success);
+      const unreachable: Unreachable | undefined = down ? { service: 'backend', endpoint: endpointOf(this.base), reason: `HTTP ${res.status}${parsed.success ? `: ${message}` : ''}` } : undefined;
+      throw new AppError(code, `backend ${what}: ${message}`, { details: { ...(parsed.success ? parsed.data.error.details : {}), ...(bcode ? { backend_code: bcode } : {}), status: res.status, ...(unreachable ? { unreachable } : {}) } });
     }
     if (!schema) return undefined as T;
     const r = schema.safeParse(json);

@@ -9,6 +9,7 @@ import { sha256File } from './checksum.js';
 import { createAgents, socketsFor } from './httpClient.js';
 import { PartQueue, type RunContext } from './PartQueue.js';
 import { ProgressMeter, type TransferProgress } from './progress.js';
+import { describeWaiting, type OutageWaiting } from './outage.js';
 import type { ObjectInfo, RangeSource } from './RangeSource.js';
 import { abortError, DEFAULT_RETRY, throwIfAborted, type FailureKind, type RetryPolicy } from './retry.js';
 import { bareEtag } from '../etag.js';
@@ -28,6 +29,10 @@ export interface DownloadOptions {
   retry?: Partial<RetryPolicy>;
   onProgress?: (p: TransferProgress) => void;
   progressIntervalMs?: number;
+  /** Fail after waiting this long for S3 when it does not answer (ms). Default 1 hour (outage.ts). */
+  outageLimitMs?: number;
+  /** The download is waiting for S3 (undefined: no longer). */
+  onWaiting?: (w: OutageWaiting | undefined) => void;
   log?: Logger;
   random?: () => number;
 }
@@ -114,8 +119,14 @@ export class Downloader {
       stallTimeoutMs: this.o.stallTimeoutMs ?? 30_000,
       random: this.o.random,
       run: (c, ctx) => this.fetchChunk(c, ctx, fh, agents, side),
+      outageLimitMs: this.o.outageLimitMs,
+      onWaiting: (w) => {
+        if (w) this.log.warn(describeWaiting(w), { endpoint: w.endpoint, reason: w.reason });
+        this.o.onWaiting?.(w);
+      },
       onProgress: () => meter.update(queue.bytesDone, queue.bytesMoved),
-      onRetry: (r) => this.log.warn('range retried', { range: r.item.id, kind: r.kind, attempt: r.attempt, delay_ms: r.delayMs, error: r.error instanceof Error ? r.error.message : String(r.error) }),
+      // A probe while an endpoint is down is said once, when the wait begins (onWaiting); each probe is debug.
+      onRetry: (r) => this.log[r.kind === 'unreachable' ? 'debug' : 'warn']('range retried', { range: r.item.id, kind: r.kind, attempt: r.attempt, delay_ms: r.delayMs, error: r.error instanceof Error ? r.error.message : String(r.error) }),
     });
     for (const id of side.done) queue.markDone(id);
     if (resumedBytes > 0) this.log.info('download resumed', { resumed_bytes: resumedBytes, size: info.size });

@@ -8,6 +8,7 @@ import type { CompletedUpload, DonePart, PartReceipt, PartTransport, RemotePart,
 import type { AdaptiveConcurrency } from './AdaptiveConcurrency.js';
 import { PartQueue, type RunContext } from './PartQueue.js';
 import { ProgressMeter, type TransferProgress } from './progress.js';
+import { describeWaiting, type OutageWaiting } from './outage.js';
 import { abortError, DEFAULT_RETRY, PAUSED, throwIfAborted, type FailureKind, type RetryPolicy } from './retry.js';
 import { bareEtag } from '../etag.js';
 
@@ -36,6 +37,10 @@ export interface MultipartUploaderOptions {
   /** Resume: what S3 already holds and is kept, once reconcile has compared it with the file. */
   onReconciled?: (r: ReconcileResult) => void;
   progressIntervalMs?: number;
+  /** Fail after waiting this long for S3 or the backend when it does not answer (ms). Default 1 hour (outage.ts). */
+  outageLimitMs?: number;
+  /** The upload is waiting for an endpoint that does not answer (undefined: no longer). */
+  onWaiting?: (w: OutageWaiting | undefined) => void;
   log?: Logger;
   random?: () => number;
 }
@@ -87,6 +92,8 @@ export class MultipartUploader {
   /** Checks ETags against the parts' MD5 where the server did not confirm a checksum; started on first need. */
   private md5Worker?: Md5Worker;
   private unverifiableWarned = false;
+  private waitingValue?: OutageWaiting;
+  private readonly callWaiting = (w: OutageWaiting | undefined): void => this.waitingChanged(w);
 
   constructor(private readonly o: MultipartUploaderOptions) {
     const s = o.transport.session;
@@ -106,13 +113,29 @@ export class MultipartUploader {
       random: o.random,
       run: (item, ctx) => this.sendPart(item, ctx),
       onProgress: () => this.meter.update(this.queue.bytesDone, this.queue.bytesMoved),
-      onRetry: (r) => this.log.warn('part retried', { part: r.item.id, kind: r.kind, attempt: r.attempt, delay_ms: r.delayMs, error: r.error instanceof Error ? r.error.message : String(r.error) }),
+      outageLimitMs: o.outageLimitMs,
+      onWaiting: (w) => this.waitingChanged(w),
+      // A probe while an endpoint is down is said once, when the wait begins (onWaiting); each probe is debug.
+      onRetry: (r) => this.log[r.kind === 'unreachable' ? 'debug' : 'warn']('part retried', { part: r.item.id, kind: r.kind, attempt: r.attempt, delay_ms: r.delayMs, error: r.error instanceof Error ? r.error.message : String(r.error) }),
     });
     this.meter = new ProgressMeter({ totalBytes: s.fileSize, intervalMs: o.progressIntervalMs, emit: (p) => o.onProgress?.(p), concurrency: () => this.queue.currentLimit });
   }
 
   get state(): UploaderState {
     return this.stateValue;
+  }
+
+  /** The endpoint the upload is waiting for, while S3 or the backend does not answer. */
+  get waiting(): OutageWaiting | undefined {
+    return this.waitingValue;
+  }
+
+  private waitingChanged(w: OutageWaiting | undefined): void {
+    if (w) this.log.warn(describeWaiting(w), { endpoint: w.endpoint, reason: w.reason });
+    // Ended by an answer, a pause or the give-up: the state that follows says which.
+    else if (this.waitingValue) this.log.info(`no longer waiting for ${this.waitingValue.service} at ${this.waitingValue.endpoint}`, { waited_ms: Date.now() - this.waitingValue.since });
+    this.waitingValue = w;
+    this.o.onWaiting?.(w);
   }
 
   get progress(): TransferProgress {
@@ -201,7 +224,7 @@ export class MultipartUploader {
       this.setState('completing');
       await this.o.source.checkUnchanged();
       this.checkStop(outer);
-      const completed = await this.o.transport.complete(this.doneParts, { signal: outer });
+      const completed = await this.o.transport.complete(this.doneParts, { signal: outer, onWaiting: this.callWaiting });
       if (completed.size !== s.fileSize) throw new AppError('upstream_error', `S3 assembled ${completed.size} bytes where ${s.fileSize} were sent`);
       this.setState('done');
       this.meter.update(s.fileSize, this.queue.bytesMoved, true);
@@ -263,7 +286,7 @@ export class MultipartUploader {
   private async reconcile(signal: AbortSignal | undefined): Promise<number> {
     const s = this.o.transport.session;
     const local = new Map((this.o.doneParts ?? []).map((p) => [p.partNumber, p]));
-    const remote = await this.o.transport.listParts({ signal });
+    const remote = await this.o.transport.listParts({ signal, onWaiting: this.callWaiting });
     throwIfAborted(signal);
     const resend: Record<string, number[]> = { size: [], etag: [], checksum: [], missing: [] };
     const seen = new Set<number>();

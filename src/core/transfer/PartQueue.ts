@@ -1,5 +1,6 @@
-import { AppError } from '../errors.js';
+import { AppError, isAppError } from '../errors.js';
 import { AdaptiveConcurrency, type AdaptiveConcurrencyOptions } from './AdaptiveConcurrency.js';
+import { Outage, unreachableOf, type OutageWaiting } from './outage.js';
 import { abortError, classifyFailure, gaveUp, isPaused, retryDelay, type FailureDetails, type FailureKind, type RetryPolicy } from './retry.js';
 
 /**
@@ -8,7 +9,10 @@ import { abortError, classifyFailure, gaveUp, isPaused, retryDelay, type Failure
  * classified and retried on the shared schedule; 429/503 narrow the whole queue (halve the limit,
  * then +1 per success) and hold it back; an item whose bytes stop moving for `stallTimeoutMs` is
  * aborted and retried. With `concurrency: 'auto'` the limit is AdaptiveConcurrency's instead
- * (grown while throughput rises, halved on slow-downs, 5xx and stalls). It does no I/O itself: `run` does, with the signal and byte counter given.
+ * (grown while throughput rises, halved on slow-downs, 5xx and stalls). An endpoint that does
+ * not answer holds the whole queue (outage.ts): one item probes it on a capped backoff, no try is
+ * counted, and every item goes again once it answers. It does no I/O itself: `run` does, with
+ * the signal and byte counter given.
  *
  * `run(signal)` is one epoch: it resolves 'done' when every item is done, 'paused' when the
  * signal was aborted with PAUSED (done items stay done; call run again to go on), and rejects
@@ -53,6 +57,10 @@ export interface PartQueueOptions<T extends QueueItem> {
   maxSlowDowns?: number;
   /** Most URL refreshes per item. Default 3. */
   maxRefreshes?: number;
+  /** Fail after waiting this long for an endpoint that does not answer (ms). Default 1 hour. */
+  outageLimitMs?: number;
+  /** The queue started waiting for an endpoint (or its reason changed), or stopped (undefined). */
+  onWaiting?(w: OutageWaiting | undefined): void;
 }
 
 interface Entry<T> {
@@ -81,7 +89,8 @@ export class PartQueue<T extends QueueItem> {
   /** Bytes moved in total, resends included (monotonic: the network rate). */
   bytesMoved = 0;
   /** Tries that failed and were retried, by kind (for tests and logs). */
-  readonly retries: Record<FailureKind, number> = { retry: 0, slow_down: 0, refresh_url: 0, fatal: 0, aborted: 0 };
+  readonly retries: Record<FailureKind, number> = { retry: 0, slow_down: 0, refresh_url: 0, fatal: 0, aborted: 0, unreachable: 0 };
+  private readonly outage: Outage;
 
   constructor(
     items: T[],
@@ -92,6 +101,12 @@ export class PartQueue<T extends QueueItem> {
       this.adaptive = new AdaptiveConcurrency({ ...o.adaptive, itemBytes: Math.max(1, ...items.map((i) => i.size)) });
       this.limit = this.adaptive.limit;
     } else this.limit = Math.max(1, o.concurrency);
+    this.outage = new Outage({ limitMs: o.outageLimitMs, onChange: (w) => o.onWaiting?.(w), random: o.random });
+  }
+
+  /** The endpoint this queue is waiting for, while it waits. */
+  get waiting(): OutageWaiting | undefined {
+    return this.outage.waiting;
   }
 
   /** Bytes of done items plus bytes moved so far by items in flight. */
@@ -148,6 +163,7 @@ export class PartQueue<T extends QueueItem> {
         clearInterval(stallTimer);
         if (wake) clearTimeout(wake);
         signal.removeEventListener('abort', onOuter);
+        this.outage.end();
         if (fatal !== undefined) reject(fatal);
         else if (epoch.signal.aborted) {
           if (isPaused(epoch.signal.reason)) resolve('paused');
@@ -157,14 +173,26 @@ export class PartQueue<T extends QueueItem> {
 
       const fail = (e: Entry<T>, err: unknown): void => {
         e.state = 'pending';
+        const sentBefore = e.sent;
         this.setSent(e, 0);
         if (epoch.signal.aborted) return; // paused, cancelled, or another item failed: not this item's fault
         const reason: unknown = e.ctl?.signal.aborted ? e.ctl.signal.reason : err;
         let kind = classifyFailure(reason);
         if (kind === 'aborted') kind = 'fatal'; // an abort nobody asked for
+        const unreachable = kind === 'unreachable' ? unreachableOf(reason, sentBefore) : undefined;
+        if (kind === 'unreachable' && !unreachable) kind = 'retry'; // reset mid-body: the server was there
+        // An answer (any status) ends a wait; a reset or stall says nothing either way.
+        if (kind !== 'unreachable' && isAppError(reason) && reason.details?.status !== undefined) this.outage.answered();
         const now = Date.now();
         let delayMs = 0;
-        if (kind === 'refresh_url') {
+        if (kind === 'unreachable') {
+          try {
+            e.notBefore = this.outage.failed(unreachable!);
+            delayMs = Math.max(0, e.notBefore - now);
+          } catch (gaveUpWaiting) {
+            fatal = gaveUpWaiting;
+          }
+        } else if (kind === 'refresh_url') {
           if (++e.refreshes > (this.o.maxRefreshes ?? 3)) kind = 'fatal';
           else {
             e.refreshUrl = true;
@@ -232,6 +260,7 @@ export class PartQueue<T extends QueueItem> {
           () => {
             e.state = 'done';
             this.setSent(e, 0);
+            this.outage.answered();
             this.doneBytes += e.item.size;
             this.slowStreak = 0;
             if (this.adaptive) this.adaptive.onItemDone(Date.now(), this.bytesMoved);
@@ -253,18 +282,22 @@ export class PartQueue<T extends QueueItem> {
         if (finished) return;
         if (fatal !== undefined || epoch.signal.aborted || this.allDone) return settle();
         const now = Date.now();
-        if (now >= this.slowUntil) {
+        // While waiting for an endpoint, one item at a time probes it, at the probe times.
+        const waiting = this.outage.waiting !== undefined;
+        const limit = waiting ? 1 : this.currentLimit;
+        const holdUntil = Math.max(this.slowUntil, this.outage.probeAt);
+        if (now >= holdUntil) {
           for (const e of this.entries) {
-            if (inflight >= this.currentLimit) break;
+            if (inflight >= limit) break;
             if (e.state === 'pending' && e.notBefore <= now) launch(e);
           }
         }
         // Wake up for the earliest item that is waiting out a delay.
         let next = Infinity;
-        for (const e of this.entries) if (e.state === 'pending') next = Math.min(next, Math.max(e.notBefore, this.slowUntil));
+        for (const e of this.entries) if (e.state === 'pending') next = Math.min(next, Math.max(e.notBefore, holdUntil));
         if (wake) clearTimeout(wake);
         wake = undefined;
-        if (next !== Infinity && next > now && inflight < this.currentLimit) wake = setTimeout(pump, next - now);
+        if (next !== Infinity && next > now && inflight < limit) wake = setTimeout(pump, next - now);
       };
 
       epoch.signal.addEventListener('abort', () => settle(), { once: true });

@@ -1,5 +1,6 @@
 import type { Readable } from 'node:stream';
 import type { PartChecksum } from './checksum.js';
+import type { OutageWaiting } from './outage.js';
 
 /**
  * The remote side of one multipart upload. Two implementations: PresignedTransport (the agent:
@@ -62,6 +63,8 @@ export interface PartReceipt {
 
 export interface CallOptions {
   signal?: AbortSignal;
+  /** A control-plane call waiting for an endpoint that does not answer says so here (outage.ts). */
+  onWaiting?: (w: OutageWaiting | undefined) => void;
 }
 
 export interface UploadPartOptions {

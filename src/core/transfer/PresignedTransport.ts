@@ -174,7 +174,9 @@ export class PresignedTransport implements PartTransport {
   private fetch(numbers: number[], signal: AbortSignal | undefined): Promise<void> {
     const p = (async () => {
       this.urlFetches++;
-      const r = await this.o.backend.uploadUrls(this.session.key, this.session.uploadId, numbers, { signal, checksums: signable(this.o.partChecksums, numbers) });
+      // Asked for by parts in the queue: a backend that does not answer fails the part at once,
+      // and the queue waits for it (one probe for the whole transfer, no try counted).
+      const r = await this.o.backend.uploadUrls(this.session.key, this.session.uploadId, numbers, { signal, outage: 'throw', checksums: signable(this.o.partChecksums, numbers) });
       this.cache(r.urls, r.expires_at);
       this.log.debug('part urls fetched', { parts: numbers.length });
     })();

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream';
 import { XMLParser } from 'fast-xml-parser';
 import { AppError, type ErrorCode } from '../errors.js';
 import { AUTO_MAX_CONCURRENCY } from './AdaptiveConcurrency.js';
+import { endpointOf, unreachableDetail, type OutageService } from './outage.js';
 import { isRecycling } from './PartSource.js';
 import { abortError, type FailureDetails } from './retry.js';
 
@@ -80,7 +81,7 @@ export function putStream(o: PutStreamOptions): Promise<HttpAnswer> {
     if (o.signal.aborted) return onAbort();
     o.signal.addEventListener('abort', onAbort, { once: true });
 
-    req.on('error', (e) => finish(networkFailure(e, o.what)));
+    req.on('error', (e) => finish(networkFailure(e, o.what, { service: 'S3', url: o.url })));
     req.on('response', (res) => {
       // S3 may answer before the body is through (403, 503): stop reading the file then.
       if (!bodyDone) {
@@ -90,7 +91,7 @@ export function putStream(o: PutStreamOptions): Promise<HttpAnswer> {
       }
       readAnswer(res).then(
         (a) => finish(undefined, a),
-        (e: unknown) => finish(networkFailure(e, o.what)),
+        (e: unknown) => finish(networkFailure(e, o.what, { service: 'S3', url: o.url })),
       );
     });
 
@@ -166,7 +167,7 @@ export function openGet(url: string, o: { headers?: Record<string, string>; agen
       if (settled) return;
       settled = true;
       o.signal.removeEventListener('abort', onAbort);
-      reject(o.signal.aborted ? abortError(o.signal) : networkFailure(e, o.what));
+      reject(o.signal.aborted ? abortError(o.signal) : networkFailure(e, o.what, { service: 'S3', url }));
     });
     req.on('response', (res) => {
       settled = true;
@@ -224,9 +225,14 @@ export function s3Failure(a: HttpAnswer, what: string, url?: string, notFound: E
   return new AppError(code, `${what}: S3 answered ${a.status}${label ? ` (${label})` : ''}`, { details });
 }
 
-/** A socket-level failure (reset, refused, cut-off answer) as a retryable AppError. */
-export function networkFailure(e: unknown, what: string): AppError {
+/**
+ * A socket-level failure (reset, refused, cut-off answer) as a retryable AppError. Given the
+ * endpoint, one that nothing answered at (outage.ts) says so in `details.unreachable`: the
+ * transfer then waits for the endpoint instead of counting the try.
+ */
+export function networkFailure(e: unknown, what: string, endpoint?: { service: OutageService; url: string }): AppError {
   if (e instanceof AppError) return e;
   const err = e as { code?: string; message?: string };
-  return new AppError('upstream_error', `${what}: network failure (${err.code ?? err.message ?? String(e)})`, { cause: e, details: { network: true, errno: err.code } });
+  const unreachable = endpoint ? unreachableDetail(err.code, endpoint.service, endpointOf(endpoint.url)) : undefined;
+  return new AppError('upstream_error', `${what}: network failure (${err.code ?? err.message ?? String(e)})`, { cause: e, details: { network: true, errno: err.code, ...(unreachable ? { unreachable } : {}) } });
 }

@@ -1,5 +1,6 @@
 import { backoffDelay } from '../backoff.js';
 import { AppError, isAppError } from '../errors.js';
+import { Outage, unreachableOf, type OutageWaiting } from './outage.js';
 
 /**
  * The one retry schedule of the transfer engine: core's backoff with full jitter
@@ -11,6 +12,7 @@ import { AppError, isAppError } from '../errors.js';
  *     BadDigest, a part stored damaged -> 'retry'     (this request again, after a delay)
  *   - other 4xx and everything else   -> 'fatal'
  *   - our own abort (pause/cancel)    -> 'aborted'
+ *   - nothing answered at the endpoint -> 'unreachable' (no try counted: wait for it, outage.ts)
  */
 export interface RetryPolicy {
   /** Tries per request, the first included. */
@@ -21,7 +23,7 @@ export interface RetryPolicy {
 
 export const DEFAULT_RETRY: RetryPolicy = { maxAttempts: 6, baseDelayMs: 250, maxDelayMs: 20_000 };
 
-export type FailureKind = 'retry' | 'slow_down' | 'refresh_url' | 'fatal' | 'aborted';
+export type FailureKind = 'retry' | 'slow_down' | 'refresh_url' | 'fatal' | 'aborted' | 'unreachable';
 
 /** Full-jitter delay before try number `attempt + 1`, given that try `attempt` (1-based) failed. */
 export function retryDelay(attempt: number, policy: RetryPolicy = DEFAULT_RETRY, random: () => number = Math.random): number {
@@ -58,6 +60,7 @@ const RETRYABLE_4XX_CODES = new Set(['BadDigest', 'IncompleteBody', 'RequestTime
 export function classifyFailure(e: unknown): FailureKind {
   if (isAppError(e)) {
     if (e.code === 'aborted') return 'aborted';
+    if (unreachableOf(e)) return 'unreachable';
     const d = (e.details ?? {}) as FailureDetails;
     if (d.expired) return 'refresh_url';
     if (d.stalled || d.network || d.damaged) return 'retry';
@@ -115,6 +118,15 @@ export interface WithRetryOptions {
   refresh?: () => Promise<void>;
   onRetry?: (info: { attempt: number; kind: FailureKind; delayMs: number; error: unknown }) => void;
   random?: () => number;
+  /**
+   * An endpoint that does not answer: 'wait' (default) waits it out without counting tries, up to
+   * `outageLimitMs`; 'throw' hands the failure to the caller at once (a part queue that waits
+   * for the whole transfer); 'count' spends tries on it as on any failure.
+   */
+  outage?: 'wait' | 'throw' | 'count';
+  outageLimitMs?: number;
+  /** The wait's start (and reason) and its end (undefined). */
+  onWaiting?: (w: OutageWaiting | undefined) => void;
 }
 
 /**
@@ -125,13 +137,34 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, o: WithR
   const policy = o.policy ?? DEFAULT_RETRY;
   let refreshes = 0;
   let slowDowns = 0;
+  const outage = new Outage({ limitMs: o.outageLimitMs, onChange: o.onWaiting, random: o.random });
   for (let attempt = 1; ; attempt++) {
     throwIfAborted(o.signal);
     try {
-      return await fn(attempt);
+      const r = await fn(attempt);
+      outage.answered();
+      return r;
     } catch (e) {
+      if (o.signal?.aborted) outage.end();
       throwIfAborted(o.signal);
-      const kind = classifyFailure(e);
+      let kind = classifyFailure(e);
+      if (kind === 'unreachable') {
+        const mode = o.outage ?? 'wait';
+        if (mode === 'throw') throw e;
+        if (mode === 'wait') {
+          const u = unreachableOf(e)!;
+          const at = outage.failed(u); // throws past the limit
+          attempt--;
+          o.onRetry?.({ attempt, kind, delayMs: Math.max(0, at - Date.now()), error: e });
+          await sleep(Math.max(0, at - Date.now()), o.signal).catch((err: unknown) => {
+            outage.end();
+            throw err;
+          });
+          continue;
+        }
+        kind = 'retry';
+      }
+      outage.answered();
       if (kind === 'aborted' || kind === 'fatal') throw e;
       if (kind === 'refresh_url') {
         if (!o.refresh || refreshes >= 3) throw e;

@@ -36,7 +36,7 @@ export interface S3UploadTarget {
   metadata?: Record<string, string>;
 }
 
-export interface PrepareUploadOptions extends Pick<MultipartUploaderOptions, 'concurrency' | 'stallTimeoutMs' | 'retry' | 'onPartDone' | 'onProgress' | 'onStateChange' | 'onReconciled' | 'progressIntervalMs' | 'random'> {
+export interface PrepareUploadOptions extends Pick<MultipartUploaderOptions, 'concurrency' | 'stallTimeoutMs' | 'retry' | 'onPartDone' | 'onProgress' | 'onStateChange' | 'onReconciled' | 'progressIntervalMs' | 'random' | 'outageLimitMs' | 'onWaiting'> {
   path: string;
   target: PresignedUploadTarget | S3UploadTarget;
   /** Requested part size; raised to at least 5 MiB and until the file fits in 10,000 parts. Default 8 MiB. */
@@ -112,7 +112,7 @@ export async function prepareUpload(o: PrepareUploadOptions, opts: { signal?: Ab
               ...(t.relativePath ? { relative_path: t.relativePath } : {}),
               ...(t.contentType ? { content_type: t.contentType } : {}),
             },
-            { signal },
+            { signal, onWaiting: o.onWaiting },
           )
         : await (await s3Transport()).start({ s3: t.s3, bucket: t.bucket, concurrency }, { key: t.key, fileSize: source.size, partSize, sha256, contentType: t.contentType, metadata: t.metadata }, { signal });
   }
@@ -134,6 +134,8 @@ export async function prepareUpload(o: PrepareUploadOptions, opts: { signal?: Ab
       onProgress: o.onProgress,
       onStateChange: o.onStateChange,
       progressIntervalMs: o.progressIntervalMs,
+      outageLimitMs: o.outageLimitMs,
+      onWaiting: o.onWaiting,
       log: o.log,
       random: o.random,
     });

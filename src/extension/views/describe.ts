@@ -21,15 +21,18 @@ export interface Row {
 
 const ACTIVE_UPLOAD = new Set(['queued', 'hashing', 'uploading', 'completing']);
 
-export function uploadRow(u: UploadView): Row {
+export function uploadRow(u: UploadView, now: number = Date.now()): Row {
   const parts: string[] = [u.state];
   if (u.state !== 'completed' && u.state !== 'cancelled') parts.push(percent(u.bytes_done, u.size));
-  if (u.state === 'uploading') {
+  // S3 or the backend does not answer: the upload waits for it (and says since when).
+  const since = u.waiting ? Date.parse(u.waiting.since) : NaN;
+  if (u.waiting) parts.push(`waiting for ${u.waiting.service === 'S3' ? 'S3' : 'the backend'} (${duration(Number.isFinite(since) ? Math.max(0, (now - since) / 1000) : u.waiting.waited_s)})`);
+  else if (u.state === 'uploading') {
     if (u.rate_bps) parts.push(rate(u.rate_bps));
     if (u.eta_s !== undefined) parts.push(`ETA ${duration(u.eta_s)}`);
   }
   if (u.state === 'completed') parts.push(bytes(u.size));
-  const tip = [u.path, `${bytes(u.bytes_done)} of ${bytes(u.size)}`, u.s3_path && `stored at ${u.s3_path}`, u.sha256 && `SHA-256 ${u.sha256}`, u.error && `error: ${u.error.message}`, ...u.warnings.map((w) => `warning: ${w}`)];
+  const tip = [u.path, `${bytes(u.bytes_done)} of ${bytes(u.size)}`, u.s3_path && `stored at ${u.s3_path}`, u.sha256 && `SHA-256 ${u.sha256}`, u.error && `error: ${u.error.message}`, u.waiting && `waiting for ${u.waiting.endpoint}: unreachable since ${u.waiting.since} (${u.waiting.reason})`, ...u.warnings.map((w) => `warning: ${w}`)];
   if (u.slp) tip.push(`${u.slp.labeled_frames} labelled frames, ${u.slp.videos.length} video(s), skeleton ${u.slp.skeletons.map((s) => s.nodes.length + ' nodes').join(', ')}`);
   const context = ACTIVE_UPLOAD.has(u.state) ? 'upload-active' : u.state === 'paused' ? 'upload-paused' : u.state === 'failed' ? 'upload-failed' : 'upload-done';
   const icon = { queued: 'clock', hashing: 'loading~spin', uploading: 'sync~spin', completing: 'loading~spin', paused: 'debug-pause', completed: 'pass', failed: 'error', cancelled: 'circle-slash' }[u.state];
