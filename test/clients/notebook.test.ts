@@ -66,7 +66,10 @@ describe('the example notebook against a live stack', { skip: sharedSkipReason }
     const model = /model id: (\S+)/.exec(r.stdout);
     const loss = /final loss: train (\S+), val (\S+) after (\d+) epochs/.exec(r.stdout);
     assert.ok(model && loss, out);
-    assert.ok(Number(loss[3]) >= 30 && Number(loss[3]) < 500, `stopped early, after the 30 epochs live_plot waited for: ${loss[0]}`);
+    // Stopped early: after the 30 epochs live_plot waited for, and before the config's max_epochs
+    // (100000). How many epochs run between the two depends on the machine's speed (the builtin
+    // trainer makes hundreds a second here), so no tighter bound is claimed.
+    assert.ok(Number(loss[3]) >= 30 && Number(loss[3]) < 100_000, `stopped early, after the 30 epochs live_plot waited for: ${loss[0]}`);
     // The key outputs, for whoever reads the test log.
     console.log(`notebook: model id ${model[1]}; ${loss[0]}`);
   });
