@@ -5,6 +5,7 @@
 // answer an S3 error without forwarding, or flip one byte of a body. It counts every body byte.
 import http, { type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
+import { Pacer } from './wan/pacer.js';
 
 export type FaultAction =
   /** Destroy both connections once `afterBytes` bytes of the body went through. */
@@ -77,14 +78,12 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   const up = new URL(upstream);
   const agent = new http.Agent({ keepAlive: true, maxSockets: 64 });
   let rules: FaultRule[] = [];
-  let rate: number | undefined;
-  let nextFree = 0;
-  /** Token bucket over all bodies: how long the sender of `n` more bytes must wait. */
+  // One rate over all bodies, with the WAN link's pacer (no burst credit: the cap holds from the first byte).
+  let pacer = new Pacer(undefined, 0);
+  /** How long the sender of `n` more bytes must wait. */
   const throttle = (n: number): number => {
-    if (!rate) return 0;
     const now = Date.now();
-    nextFree = Math.max(nextFree, now) + (n / rate) * 1000;
-    return Math.max(0, nextFree - now);
+    return Math.max(0, pacer.book(now, n) - now);
   };
   let requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
@@ -254,8 +253,7 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
       rules = [];
     },
     setRate(bps) {
-      rate = bps;
-      nextFree = 0;
+      pacer = new Pacer(bps, 0);
     },
     get requests() {
       return requests;
