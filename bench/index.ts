@@ -14,6 +14,10 @@ const commands: Record<string, { about: string; run(args: string[]): Promise<num
     about: 'adaptive concurrency vs fixed (engine 4 and 10, aws cli, rclone, boto3) through the emulated WAN (test/support/wan) and on loopback (MiB/s, ratio to the best other tool)',
     run: async (args) => (await import('./wan.js')).main(args),
   },
+  seed: {
+    about: "the seed design's comparison on the emulated WAN: chunked-rtc (one DataChannel, no checkpoint) vs S3 multipart at concurrency 1/4/10, clean, one drop at 60 %, resets; success rate under random drops",
+    run: async (args) => (await import('./seed.js')).main(args),
+  },
   extension: {
     about: 'the VS Code extension in a real VS Code against a real stack: activation, worker event -> pixel in the monitor, redraw with 1M points, .vsix size',
     run: async (args) => (await import('./extension.js')).main(args),

@@ -27,15 +27,29 @@ function flag(args: string[], name: string, dflt: string): string {
   return i >= 0 && args[i + 1] ? args[i + 1] : dflt;
 }
 
-/** Runs argv under GNU time (-f "%e %U %S %M"); returns wall, CPU and peak RSS. */
-export function timed(argv: string[], env: NodeJS.ProcessEnv): Promise<Sample & { stdout: string }> {
+/**
+ * Runs argv under GNU time (-f "%e %U %S %M"); returns wall, CPU and peak RSS. With `timeoutMs`,
+ * the process group is killed then and the promise rejects with a message naming the limit.
+ */
+export function timed(argv: string[], env: NodeJS.ProcessEnv, opts: { timeoutMs?: number } = {}): Promise<Sample & { stdout: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'] });
+    const child = spawn('/usr/bin/time', ['-f', 'TIME %e %U %S %M', ...argv], { env, stdio: ['ignore', 'pipe', 'pipe'], detached: opts.timeoutMs !== undefined });
     let out = '';
     let err = '';
+    let timedOut = false;
+    const timer = opts.timeoutMs === undefined ? undefined : setTimeout(() => {
+      timedOut = true;
+      try {
+        process.kill(-child.pid!, 'SIGKILL');
+      } catch {
+        // already gone
+      }
+    }, opts.timeoutMs);
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (err = (err + d.toString()).slice(-4000)));
     child.on('exit', (code) => {
+      clearTimeout(timer);
+      if (timedOut) return reject(new Error(`${argv[0]} did not finish within the time limit of ${Math.round(opts.timeoutMs! / 1000)} s`));
       const m = /TIME ([\d.]+) ([\d.]+) ([\d.]+) (\d+)/.exec(err);
       if (code !== 0 || !m) return reject(new Error(`${argv[0]} failed (exit ${code}): ${err.slice(-1500)}`));
       resolve({ seconds: Number(m[1]), cpu: Number(m[2]) + Number(m[3]), rssMib: Number(m[4]) / 1024, stdout: out });

@@ -14,6 +14,12 @@ export class Pacer {
     private readonly burstMs = 5,
   ) {}
 
+  /** How long bytes offered at `t` would wait before they start leaving (ms), booking nothing. */
+  wouldWait(t: number): number {
+    if (this.bytesPerSecond === undefined || this.bytesPerSecond <= 0) return 0;
+    return Math.max(0, this.nextFree - t);
+  }
+
   /** Books `n` bytes that could start at `t` (ms); returns when they have left (ms). */
   book(t: number, n: number): number {
     if (this.bytesPerSecond === undefined || this.bytesPerSecond <= 0) return t;
