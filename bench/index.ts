@@ -1,7 +1,13 @@
 // Benchmarks: `npm run bench -- <name> [flags]`. Each subcommand is a module with `main(args)`.
+// `npm run bench` alone (or `npm run bench -- all [flags]`) runs them all and writes
+// bench/results/latest.md (bench/all.ts).
 // Benchmarks print measurements; they assert nothing about time (tests never do either).
 
 const commands: Record<string, { about: string; run(args: string[]): Promise<number> }> = {
+  all: {
+    about: 'every benchmark below in one run, then bench/results/latest.md (the default with no argument; --only a,b --skip a,b)',
+    run: async (args) => (await import('./all.js')).main(args),
+  },
   store: {
     about: 'multipart upload by presigned URLs to the embedded store and to Ceph RGW (throughput, server RSS, client CPU)',
     run: async (args) => (await import('./store.js')).main(args),
@@ -40,10 +46,12 @@ function usage(): string {
   return ['usage: npm run bench -- <command> [flags]', '', ...Object.entries(commands).map(([name, c]) => `  ${name.padEnd(9)} ${c.about}`)].join('\n');
 }
 
-const [name, ...args] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+// No name (or flags only): all of them.
+const [name, ...args] = argv.length === 0 || (argv[0]!.startsWith('--') && argv[0] !== '--help') ? ['all', ...argv] : argv;
 const command = name === undefined ? undefined : commands[name];
 if (!command) {
-  console.error(name === undefined || name === '--help' ? usage() : `unknown benchmark "${name}"\n\n${usage()}`);
+  console.error(name === '--help' ? usage() : `unknown benchmark "${name}"\n\n${usage()}`);
   process.exit(name === '--help' ? 0 : 2);
 }
 try {

@@ -132,7 +132,8 @@ export async function main(args: string[]): Promise<number> {
   }
   if (ratios.wan !== undefined && ratios.loopback !== undefined) {
     const pass = ratios.wan >= 1.3 && ratios.loopback > 1;
-    console.log(`\ngoal (auto): ahead of the best other tool on both, on the WAN by 1.3x or more: ${pass ? 'PASS' : 'FAIL'} (WAN ${ratios.wan.toFixed(2)}x, loopback ${ratios.loopback.toFixed(2)}x)`);
+    console.log(`\nheadline: adaptive concurrency (auto) vs the best other tool, ${f['size-mib']} MiB to ${f.target}: ${ratios.wan.toFixed(2)}x on the emulated WAN (${f['rtt-ms']} ms RTT, ${f['conn-mib']} MiB/s per connection, ${f['link-mib']} MiB/s link), ${ratios.loopback.toFixed(2)}x on loopback`);
+    console.log(`goal (auto): ahead of the best other tool on both, on the WAN by 1.3x or more: ${pass ? 'PASS' : 'FAIL'} (WAN ${ratios.wan.toFixed(2)}x, loopback ${ratios.loopback.toFixed(2)}x)`);
   }
   return 0;
 }
