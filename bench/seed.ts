@@ -15,11 +15,17 @@
 // product's links do). A reset: the TCP connection gets an RST; the UDP flow is forgotten as by a
 // NAT flushing its sessions.
 //
+// Last, DataChannel latency: command round trips over the product's RtcLink (test/rtc/fixtures: a
+// werift peer process that acks each command at once) through the UDP relay, its datagrams also
+// booked on the TCP link's shared limit, idle and while an S3 upload (auto) fills that link, set
+// for this part to --latency-link-mib so that the upload can fill it here.
+//
 // Flags: --size-mib N (1024) --rtt-ms N (50) --conn-mib N (8) --link-mib N (160) --drop-s N (10)
 //        --reset-every-s N (30) --limit-s N (900: per transfer) --transports chunked-rtc,s3-1,s3-4,s3-10
 //        --scenarios clean,drop,reset --success-runs N (20) --success-size-mib N (32)
 //        --success-limit-s N (60) --drop-every-s N (15: mean gap between random drops)
-//        --drop-min-s N (6) --drop-max-s N (10) --target embedded|rgw (embedded)
+//        --drop-min-s N (6) --drop-max-s N (10) --latency-link-mib N (40) --pings N (100: idle)
+//        --ping-every-ms N (50) --parts comparison,success,latency --target embedded|rgw (embedded)
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -30,6 +36,8 @@ import { startServerProcess, type ServerProcess } from '../test/support/server.j
 import { s3Targets } from '../test/support/targets.js';
 import { UdpWan } from '../test/support/wan/udpLink.js';
 import { startWan, type WanLink } from '../test/support/wan/wanLink.js';
+import { connectPair } from '../test/rtc/fixtures/PeerProcess.js';
+import { pct, ping, pingDuring } from '../test/rtc/fixtures/ping.js';
 import { benchFlags } from './args.js';
 import { sendChunkedRtc } from './chunkedRtc/ChunkedRtc.js';
 import { writeRandomFile } from './randomFile.js';
@@ -89,13 +97,14 @@ function whenBytes(bytes: () => number, at: number, fn: () => void): () => void 
 
 export async function main(args: string[]): Promise<number> {
   const f = benchFlags(args, {
-    ints: { 'size-mib': 1024, 'rtt-ms': 50, 'conn-mib': 8, 'link-mib': 160, 'drop-s': 10, 'reset-every-s': 30, 'limit-s': 900, 'success-runs': 20, 'success-size-mib': 32, 'success-limit-s': 60, 'drop-every-s': 15, 'drop-min-s': 6, 'drop-max-s': 10 },
-    strings: { target: 'embedded', transports: 'chunked-rtc,s3-1,s3-4,s3-10', scenarios: 'clean,drop,reset' },
+    ints: { 'latency-link-mib': 40, pings: 100, 'ping-every-ms': 50, 'size-mib': 1024, 'rtt-ms': 50, 'conn-mib': 8, 'link-mib': 160, 'drop-s': 10, 'reset-every-s': 30, 'limit-s': 900, 'success-runs': 20, 'success-size-mib': 32, 'success-limit-s': 60, 'drop-every-s': 15, 'drop-min-s': 6, 'drop-max-s': 10 },
+    strings: { target: 'embedded', transports: 'chunked-rtc,s3-1,s3-4,s3-10', scenarios: 'clean,drop,reset', parts: 'comparison,success,latency' },
   });
   const factory = s3Targets().find((t) => t.name === f.target);
   if (!factory) throw new Error(`--target must be rgw or embedded, not ${f.target}`);
   const transports = f.transports.split(',');
-  const scenarios = f.scenarios.split(',');
+  const parts = f.parts.split(',');
+  const scenarios = parts.includes('comparison') ? f.scenarios.split(',') : [];
   const size = f['size-mib'] * MiB;
   const successSize = f['success-size-mib'] * MiB;
   const emulated = `${f['rtt-ms']} ms RTT added (half each way), ${f['conn-mib']} MiB/s per TCP connection or UDP flow, ${f['link-mib']} MiB/s for the TCP link, each direction (userspace: test/support/wan)`;
@@ -162,6 +171,7 @@ export async function main(args: string[]): Promise<number> {
 
   const rows: Row[] = [];
   const success: { transport: string; ok: number; runs: number; seconds: number[] }[] = [];
+  let latency: { idle: number[]; during: number[]; uploadMibS: number; queueDrops: number } | undefined;
   try {
     for (const sc of scenarios) {
       for (const t of transports) {
@@ -180,8 +190,9 @@ export async function main(args: string[]): Promise<number> {
         console.log(`  ${sc} ${t}: ${row.ok ? 'done' : 'NOT done'} in ${row.seconds.toFixed(1)} s${row.attempts ? `, ${row.attempts} attempt(s)` : ''}, ${(row.wireBytes / MiB).toFixed(0)} MiB on the wire${row.note ? ` (${row.note})` : ''}`);
       }
     }
-    const successTransports = [...(transports.includes('chunked-rtc') ? ['chunked-rtc'] : []), 's3-auto'];
-    if (f['success-runs'] > 0) console.log(`\nsuccess rate: ${f['success-runs']} transfers of ${f['success-size-mib']} MiB per transport, each under random drops, limit ${f['success-limit-s']} s ...`);
+    const successTransports: string[] = [...(transports.includes('chunked-rtc') ? ['chunked-rtc'] : []), 's3-auto'];
+    if (!parts.includes('success')) successTransports.length = 0;
+    if (successTransports.length > 0) console.log(`\nsuccess rate: ${f['success-runs']} transfers of ${f['success-size-mib']} MiB per transport, each under random drops, limit ${f['success-limit-s']} s ...`);
     for (const t of successTransports) {
       const s = { transport: t, ok: 0, runs: 0, seconds: [] as number[] };
       success.push(s);
@@ -198,6 +209,33 @@ export async function main(args: string[]): Promise<number> {
         console.log(`  ${t} run ${i}: ${r.ok ? `done in ${r.seconds.toFixed(1)} s` : `NOT done (${r.note ?? 'failed'})`}${r.attempts ? `, ${r.attempts} attempt(s)` : ''}`);
       }
     }
+    if (parts.includes('latency')) {
+      console.log(`\nlatency: command round trips over an RtcLink through the UDP WAN, idle and during an upload, the link at ${f['latency-link-mib']} MiB/s ...`);
+      wan.set({ aggregateBps: f['latency-link-mib'] * MiB });
+      const udp = new UdpWan({ rttMs: f['rtt-ms'], perFlowBps: f['conn-mib'] * MiB });
+      // The agent's side is here (the near end), the worker across the link.
+      const pair = await connectPair({
+        localRole: 'offerer',
+        config: { loopbackOnly: true },
+        rewrite: { local: (t) => udp.rewrite(t, { toPeer: wan.shared.down, fromPeer: wan.shared.up }), peer: (t) => udp.rewrite(t, { toPeer: wan.shared.up, fromPeer: wan.shared.down }) },
+      });
+      try {
+        const idle: number[] = [];
+        for (let i = 0; i < f.pings; i++) {
+          idle.push(await ping(pair.link));
+          await new Promise((r) => setTimeout(r, f['ping-every-ms']));
+        }
+        const upload = viaS3(file, size, 'auto', f['limit-s'], () => () => undefined);
+        const during = await pingDuring(pair.link, upload, f['ping-every-ms']);
+        const up = await upload;
+        latency = { idle, during, uploadMibS: up.ok ? up.size / MiB / up.seconds : NaN, queueDrops: udp.stats.queueDrops };
+      } finally {
+        await pair.link.close();
+        await pair.peer.kill();
+        await udp.close();
+        wan.set({ aggregateBps: f['link-mib'] * MiB });
+      }
+    }
   } finally {
     s3.destroy();
     await srv.stop();
@@ -206,14 +244,16 @@ export async function main(args: string[]): Promise<number> {
     await rm(dir, { recursive: true, force: true });
   }
 
-  const pct = (x: number): string => `${(100 * x).toFixed(0)} %`;
-  console.log(`\n### The seed's comparison: ${f['size-mib']} MiB to ${f.target} on the emulated WAN`);
-  console.log(`\nEmulated: ${emulated}. (b) one ${f['drop-s']} s drop at 60 % of the file; (c) each connection or flow reset ${f['reset-every-s']} s after it opened. Limit ${f['limit-s']} s per transfer. Command: \`npm run bench -- seed\`.\n`);
-  console.log('| scenario | transport | result | time (s) | MiB/s | attempts | on the wire (MiB) | re-sent |');
-  console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |');
-  for (const r of rows) {
-    const resent = r.wireBytes / r.size - 1;
-    console.log(`| ${r.scenario} | ${r.transport} | ${r.ok ? 'done' : `not done${r.note ? `: ${r.note}` : ''}`} | ${r.seconds.toFixed(1)} | ${r.ok ? (r.size / MiB / r.seconds).toFixed(1) : '-'} | ${r.attempts ?? '-'} | ${(r.wireBytes / MiB).toFixed(0)} | ${pct(Math.max(0, resent))} |`);
+  const percent = (x: number): string => `${(100 * x).toFixed(0)} %`;
+  if (rows.length > 0) {
+    console.log(`\n### The seed's comparison: ${f['size-mib']} MiB to ${f.target} on the emulated WAN`);
+    console.log(`\nEmulated: ${emulated}. (b) one ${f['drop-s']} s drop at 60 % of the file; (c) each connection or flow reset ${f['reset-every-s']} s after it opened. Limit ${f['limit-s']} s per transfer. Command: \`npm run bench -- seed\`.\n`);
+    console.log('| scenario | transport | result | time (s) | MiB/s | attempts | on the wire (MiB) | re-sent |');
+    console.log('| --- | --- | --- | ---: | ---: | ---: | ---: | ---: |');
+    for (const r of rows) {
+      const resent = r.wireBytes / r.size - 1;
+      console.log(`| ${r.scenario} | ${r.transport} | ${r.ok ? 'done' : `not done${r.note ? `: ${r.note}` : ''}`} | ${r.seconds.toFixed(1)} | ${r.ok ? (r.size / MiB / r.seconds).toFixed(1) : '-'} | ${r.attempts ?? '-'} | ${(r.wireBytes / MiB).toFixed(0)} | ${percent(Math.max(0, resent))} |`);
+    }
   }
   const clean = (t: string): Row | undefined => rows.find((r) => r.scenario === 'clean' && r.transport === t && r.ok);
   const c1 = clean('s3-1');
@@ -226,7 +266,7 @@ export async function main(args: string[]): Promise<number> {
   for (const sc of ['drop', 'reset']) {
     const of = rows.filter((r) => r.scenario === sc);
     if (of.length === 0) continue;
-    const says = of.map((r) => `${r.transport} ${r.ok ? `${pct(Math.max(0, r.wireBytes / r.size - 1))} re-sent` : `not done in ${f['limit-s']} s (${(r.wireBytes / MiB).toFixed(0)} MiB sent)`}`).join(', ');
+    const says = of.map((r) => `${r.transport} ${r.ok ? `${percent(Math.max(0, r.wireBytes / r.size - 1))} re-sent` : `not done in ${f['limit-s']} s (${(r.wireBytes / MiB).toFixed(0)} MiB sent)`}`).join(', ');
     console.log(`headline: ${sc === 'drop' ? `one ${f['drop-s']} s drop at 60 %` : `a reset every ${f['reset-every-s']} s`}, ${f['size-mib']} MiB: ${says}`);
   }
   if (success.length > 0 && f['success-runs'] > 0) {
@@ -235,9 +275,18 @@ export async function main(args: string[]): Promise<number> {
     console.log('| --- | ---: | ---: |');
     for (const s of success) {
       const med = s.seconds.length ? [...s.seconds].sort((a, b) => a - b)[Math.floor(s.seconds.length / 2)]!.toFixed(1) : '-';
-      console.log(`| ${s.transport} | ${s.ok} of ${s.runs} (${pct(s.ok / Math.max(1, s.runs))}) | ${med} |`);
+      console.log(`| ${s.transport} | ${s.ok} of ${s.runs} (${percent(s.ok / Math.max(1, s.runs))}) | ${med} |`);
     }
     console.log(`headline: success under random drops (${f['success-runs']} x ${f['success-size-mib']} MiB, limit ${f['success-limit-s']} s): ${success.map((s) => `${s.transport} ${s.ok}/${s.runs}`).join(', ')}`);
+  }
+  if (latency) {
+    const l = latency;
+    console.log(`\n### DataChannel latency on the emulated WAN while an upload fills the link`);
+    console.log(`\nCommand round trips (agent -> worker -> agent) over the product's RtcLink, through the UDP relay (${f['rtt-ms']} ms RTT added, ${f['conn-mib']} MiB/s per flow), its datagrams sharing the TCP link's limit of ${f['latency-link-mib']} MiB/s each direction with an S3 upload (${f['size-mib']} MiB, concurrency auto, ${l.uploadMibS.toFixed(1)} MiB/s). Every ${f['ping-every-ms']} ms.\n`);
+    console.log('| link | round trips | p50 (ms) | p99 (ms) | max (ms) |');
+    console.log('| --- | ---: | ---: | ---: | ---: |');
+    for (const [name, xs] of [['idle', l.idle], ['during the upload', l.during]] as const) console.log(`| ${name} | ${xs.length} | ${pct(xs, 50).toFixed(1)} | ${pct(xs, 99).toFixed(1)} | ${Math.max(...xs).toFixed(1)} |`);
+    console.log(`\nheadline: DataChannel command round trip on the emulated WAN (${f['rtt-ms']} ms RTT): p50 ${pct(l.during, 50).toFixed(0)} ms, p99 ${pct(l.during, 99).toFixed(0)} ms while an upload fills the link (idle: p50 ${pct(l.idle, 50).toFixed(0)}, p99 ${pct(l.idle, 99).toFixed(0)} ms)`);
   }
   return 0;
 }

@@ -3,9 +3,9 @@ import { loadavg } from 'node:os';
 import { after, before, describe, test } from 'node:test';
 import { isAppError } from '../../src/core/errors.js';
 import { MAX_CHUNK_BYTES } from '../../src/core/schemas/datachannel.js';
-import type { AppMessage, RtcLink } from '../../src/core/rtc/index.js';
 import { pseudoRandom, sha256, streamOf, yamlLike } from './fixtures/content.js';
 import { connectPair, type Pair } from './fixtures/PeerProcess.js';
+import { ms, nextMessage, pct, ping, pingDuring } from './fixtures/ping.js';
 
 /**
  * A real werift peer in a child process (test/rtc/fixtures/peer.ts) against an RtcLink in this
@@ -16,47 +16,6 @@ import { connectPair, type Pair } from './fixtures/PeerProcess.js';
 const config = { loopbackOnly: true };
 const NINE_MB = 9_000_000;
 
-function nextMessage(link: RtcLink, pred: (m: AppMessage) => boolean, timeoutMs = 10_000): Promise<AppMessage> {
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(() => (off(), reject(new Error(`no matching message within ${timeoutMs} ms`))), timeoutMs);
-    const off = link.onMessage((m) => {
-      if (!pred(m)) return;
-      clearTimeout(timer);
-      off();
-      resolve(m);
-    });
-  });
-}
-
-let pingSeq = 0;
-/** A `command` to the peer, which answers `command_ack` at once: the round trip in ms. */
-async function ping(link: RtcLink): Promise<number> {
-  const id = `ping-${++pingSeq}`;
-  const acked = nextMessage(link, (m) => m.type === 'command_ack' && m.command_id === id);
-  const t0 = performance.now();
-  link.sendJson({ type: 'command', job_id: 'job-1', command_id: id, command: 'pause' });
-  await acked;
-  return performance.now() - t0;
-}
-
-const pct = (xs: number[], p: number): number => {
-  const s = [...xs].sort((a, b) => a - b);
-  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))];
-};
-const ms = (x: number): string => `${x.toFixed(1)} ms`;
-
-/** Pings every `everyMs` until `done` settles; every ping must be answered. */
-async function pingDuring(link: RtcLink, done: Promise<unknown>, everyMs: number, sample: () => void = () => undefined): Promise<number[]> {
-  let finished = false;
-  void done.finally(() => (finished = true)).catch(() => undefined);
-  const rtts: Promise<number>[] = [];
-  while (!finished) {
-    sample();
-    rtts.push(ping(link));
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
-  return Promise.all(rtts);
-}
 
 describe('RtcLink between two processes (werift, loopback, no ICE servers)', () => {
   let pair: Pair;

@@ -7,6 +7,8 @@
 // as a NAT or firewall flushing its sessions does: the flows' datagrams are discarded from then on,
 // so only a new ICE negotiation (new local ports) gets through again.
 //
+// Time is Date.now(), as in wanLink.ts, so that a pacer shared with a TCP link agrees on it.
+//
 // Peers are pointed at a front by rewriting the candidates that signaling carries (rewrite()).
 // Hand-written because no package does this: the one candidate, toxiproxy, is TCP only and not in
 // Debian, and `netem` is absent from this kernel (docs/facts.md §7).
@@ -22,6 +24,16 @@ export interface UdpWanOptions {
   queueMs?: number;
   /** Each flow is reset (see reset()) this long after its first datagram. */
   resetEveryMs?: number;
+}
+
+/**
+ * Link-wide limits shared with other traffic (a TCP WanLink's `shared`), per front: datagrams
+ * toward the fronted peer book `toPeer`, its replies `fromPeer`, besides their flow's own pacer.
+ * For a peer on the far side of the link that is {toPeer: shared.up, fromPeer: shared.down}.
+ */
+export interface SharedPacers {
+  toPeer: Pacer;
+  fromPeer: Pacer;
 }
 
 export interface UdpWanStats {
@@ -47,6 +59,7 @@ interface Flow {
 
 interface Front {
   sock: Socket;
+  shared?: SharedPacers;
   target: { address: string; port: number };
   flows: Map<string, Flow>;
 }
@@ -82,13 +95,13 @@ class DelayLine {
 
   private arm(): void {
     if (this.timer || this.q.length === 0) return;
-    this.timer = setTimeout(() => this.run(), Math.max(0, this.q[0]!.at - performance.now()));
+    this.timer = setTimeout(() => this.run(), Math.max(0, this.q[0]!.at - Date.now()));
   }
 
   private run(): void {
     this.timer = undefined;
-    const now = performance.now();
-    while (this.q.length > 0 && this.q[0]!.at <= now + 0.5) this.q.shift()!.fn();
+    const now = Date.now();
+    while (this.q.length > 0 && this.q[0]!.at <= now) this.q.shift()!.fn();
     this.arm();
   }
 }
@@ -103,12 +116,12 @@ export class UdpWan {
   constructor(readonly options: UdpWanOptions) {}
 
   /** A loopback address that forwards to `target` (a peer's host candidate). */
-  async front(target: { address: string; port: number }): Promise<{ address: string; port: number }> {
+  async front(target: { address: string; port: number }, shared?: SharedPacers): Promise<{ address: string; port: number }> {
     const key = `${target.address}:${target.port}`;
     const known = this.fronts.get(key);
     if (known) return { address: '127.0.0.1', port: known.sock.address().port };
     const sock = dgram.createSocket('udp4');
-    const front: Front = { sock, target, flows: new Map() };
+    const front: Front = { sock, target, flows: new Map(), ...(shared ? { shared } : {}) };
     sock.on('message', (msg, from) => this.fromRemote(front, msg, from));
     sock.on('error', () => undefined); // ICMP-driven errors of a UDP socket: the datagram is lost, as on a WAN
     await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
@@ -121,7 +134,7 @@ export class UdpWan {
    * Rewrites an ICE candidate line (`candidate:... udp <prio> <ip> <port> typ host ...`), or every
    * `a=candidate:` line of an SDP, to point at a front for it. Other candidates (TCP) are left as they are.
    */
-  async rewrite(text: string): Promise<string> {
+  async rewrite(text: string, shared?: SharedPacers): Promise<string> {
     const re = /(candidate:\S+ \d+ )(\S+)( \d+ )(\S+) (\d+)( typ \S+)/gi;
     let out = '';
     let last = 0;
@@ -129,7 +142,7 @@ export class UdpWan {
       const [all, head, proto, prio, ip, port, typ] = m;
       let replaced = all;
       if (proto!.toLowerCase() === 'udp') {
-        const f = await this.front({ address: ip!, port: Number(port) });
+        const f = await this.front({ address: ip!, port: Number(port) }, shared);
         replaced = `${head}${proto}${prio}${f.address} ${f.port}${typ}`;
       }
       out += text.slice(last, m.index) + replaced;
@@ -140,7 +153,7 @@ export class UdpWan {
 
   /** Discards every datagram for `ms` (the flows survive if their peers wait long enough). */
   drop(ms: number): void {
-    this.downUntil = Math.max(this.downUntil, performance.now() + ms);
+    this.downUntil = Math.max(this.downUntil, Date.now() + ms);
   }
 
   /** Forgets every flow, as a NAT flushing its sessions: their datagrams are discarded from now on. */
@@ -167,20 +180,20 @@ export class UdpWan {
     let flow = front.flows.get(key);
     if (!flow) {
       const sock = dgram.createSocket('udp4');
-      const created: Flow = { sock, toPeer: new Pacer(this.options.perFlowBps, 2), fromPeer: new Pacer(this.options.perFlowBps, 2), dead: false, createdAt: performance.now() };
-      sock.on('message', (reply) => this.pass(created, created.fromPeer, reply, () => front.sock.send(reply, from.port, from.address), 'out'));
+      const created: Flow = { sock, toPeer: new Pacer(this.options.perFlowBps, 2), fromPeer: new Pacer(this.options.perFlowBps, 2), dead: false, createdAt: Date.now() };
+      sock.on('message', (reply) => this.pass(created, created.fromPeer, front.shared?.fromPeer, reply, () => front.sock.send(reply, from.port, from.address), 'out'));
       sock.on('error', () => undefined);
       sock.bind(0, '127.0.0.1', () => bigBuffers(sock));
       front.flows.set(key, created);
       flow = created;
     }
     const f = flow;
-    this.pass(f, f.toPeer, msg, () => f.sock.send(msg, front.target.port, front.target.address), 'in');
+    this.pass(f, f.toPeer, front.shared?.toPeer, msg, () => f.sock.send(msg, front.target.port, front.target.address), 'in');
   }
 
-  private pass(flow: Flow, pacer: Pacer, msg: Buffer, deliver: () => void, dir: 'in' | 'out'): void {
+  private pass(flow: Flow, pacer: Pacer, shared: Pacer | undefined, msg: Buffer, deliver: () => void, dir: 'in' | 'out'): void {
     if (this.closed) return;
-    const now = performance.now();
+    const now = Date.now();
     const every = this.options.resetEveryMs;
     if (!flow.dead && every !== undefined && now - flow.createdAt >= every) {
       flow.dead = true;
@@ -189,8 +202,8 @@ export class UdpWan {
     if (flow.dead) return void this.stats.resetDrops++;
     if (now < this.downUntil) return void this.stats.outageDrops++;
     const queueMs = this.options.queueMs ?? 100;
-    if (pacer.bytesPerSecond !== undefined && pacer.wouldWait(now) > queueMs) return void this.stats.queueDrops++;
-    const left = pacer.book(now, msg.length);
+    if (Math.max(pacer.wouldWait(now), shared?.wouldWait(now) ?? 0) > queueMs) return void this.stats.queueDrops++;
+    const left = Math.max(pacer.book(now, msg.length), shared?.book(now, msg.length) ?? now);
     this.line.push(left + this.options.rttMs / 2, () => {
       if (this.closed || flow.dead) return;
       if (dir === 'in') this.stats.bytesIn += msg.length;

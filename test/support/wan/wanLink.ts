@@ -65,6 +65,8 @@ export interface WanLink {
    */
   drop(ms: number, mode?: 'hold' | 'reset'): void;
   readonly stats: WanStats;
+  /** The link-wide rate limits (aggregateBps), for other traffic that shares the link (udpLink.ts). */
+  readonly shared: { up: Pacer; down: Pacer };
   close(): Promise<void>;
 }
 
@@ -311,6 +313,7 @@ export function startWan(options: WanOptions): WanLink {
   return {
     options: o,
     stats,
+    shared: { up: link.up, down: link.down },
     set(p) {
       Object.assign(o, p);
       if ('aggregateBps' in p) {
