@@ -9,6 +9,7 @@
 #   python3-aiortc python3-websockets - an independent WebRTC peer and its signaling client (interop tests)
 #   chromium                   - headless browser for the VS Code extension/webview tests
 #   libkrb5-dev build-essential ripgrep - native npm builds and tooling the editor tests expect
+#   faketime                   - libfaketime: a server whose clock is off (test/server/clockSkew.test.ts)
 #
 # Then installs code-server for the VS Code extension tests (scripts/install-code-server.sh, also
 # idempotent). Uses sudo for apt when not run as root. Prints what it did.
@@ -19,6 +20,7 @@ PACKAGES=(
   awscli rclone s3cmd python3-boto3 s3fs fuse3
   python3-zmq python3-yaml python3-aiortc python3-websockets
   chromium libkrb5-dev ripgrep build-essential
+  faketime
   # The Python client's tests and the example notebook (clients/python, examples/), run with Debian's python3:
   # nbclient executes the notebook,
   python3-nbclient

@@ -9,6 +9,7 @@ import {
 } from '@aws-sdk/client-s3';
 import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError } from '../core/errors.js';
+import type { Logger } from '../core/log.js';
 import { listAllParts } from '../core/listAllParts.js';
 import type { PartChecksumBody, PartUrl, UploadedPart } from '../core/schemas/backend.js';
 
@@ -19,21 +20,42 @@ export interface UploadBackendOptions {
   presigner: S3Client;
   bucket: string;
   urlTtlSeconds: number;
+  log?: Logger;
 }
+
+/** A clock offset from S3 this large is said once in the log (the SDK corrects offsets over 5 minutes). */
+const SAY_OFFSET_MS = 60_000;
 
 /**
  * The S3 side of the backend: multipart sessions, presigned URLs, part listings, completion.
  * Vendor errors are translated to AppError here and nowhere else.
  */
 export class UploadBackend {
+  private saidOffset = 0;
+
   constructor(private readonly o: UploadBackendOptions) {}
 
   get bucket(): string {
     return this.o.bucket;
   }
 
+  /**
+   * S3's time. The SDK learns the server clock's offset from S3's Date headers (on every answer,
+   * and from a RequestTimeTooSkewed refusal, which it then retries) and signs its own calls with
+   * it; presigned URLs are signed here, so they take it too: a server whose clock is off still
+   * hands out URLs that S3 takes as issued now, and their expiry is said in S3's time.
+   */
+  private s3Now(): Date {
+    const offset = this.o.s3.config.systemClockOffset ?? 0;
+    if (Math.abs(offset) >= SAY_OFFSET_MS && Math.abs(offset - this.saidOffset) >= SAY_OFFSET_MS) {
+      this.saidOffset = offset;
+      this.o.log?.warn(`this machine's clock is ${Math.round(Math.abs(offset) / 1000)} s ${offset > 0 ? 'behind' : 'ahead of'} the S3 server's: presigned URLs are signed with S3's time; set the clock right (NTP) to silence this`, { clock_offset_s: Math.round(offset / 1000) });
+    }
+    return new Date(Date.now() + offset);
+  }
+
   expiresAt(): string {
-    return new Date(Date.now() + this.o.urlTtlSeconds * 1000).toISOString();
+    return new Date(this.s3Now().getTime() + this.o.urlTtlSeconds * 1000).toISOString();
   }
 
   async createUpload(key: string, opts: { contentType?: string; metadata: Record<string, string> }): Promise<string> {
@@ -65,6 +87,7 @@ export class UploadBackend {
         });
         const url = await getSignedUrl(this.o.presigner, command, {
           expiresIn: this.o.urlTtlSeconds,
+          signingDate: this.s3Now(),
           ...(c ? { unhoistableHeaders: new Set([`x-amz-checksum-${c.algorithm}`]) } : {}),
         });
         return { part_number: n, url, ...(c ? { checksum: c.algorithm } : {}) };
@@ -112,7 +135,7 @@ export class UploadBackend {
   }
 
   async downloadUrl(key: string): Promise<string> {
-    return getSignedUrl(this.o.presigner, new GetObjectCommand({ Bucket: this.o.bucket, Key: key }), { expiresIn: this.o.urlTtlSeconds });
+    return getSignedUrl(this.o.presigner, new GetObjectCommand({ Bucket: this.o.bucket, Key: key }), { expiresIn: this.o.urlTtlSeconds, signingDate: this.s3Now() });
   }
 
   private async call<T>(fn: () => Promise<T>, multipart = false): Promise<T> {

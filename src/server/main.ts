@@ -35,7 +35,7 @@ export async function startServer(cfg: ServerConfig, log: Logger = createLogger(
   app.use(
     backendRoutes({
       auth,
-      backend: new UploadBackend({ s3, presigner, bucket: cfg.bucket, urlTtlSeconds: cfg.urlTtl }),
+      backend: new UploadBackend({ s3, presigner, bucket: cfg.bucket, urlTtlSeconds: cfg.urlTtl, log: log.child('backend') }),
       defaultPartSize: cfg.partSize,
       log,
     }),

@@ -318,6 +318,29 @@ describe('jobs through the agent (store, server, worker, agent: four processes)'
     assert.ok(models.includes(m[1]), 'the printed model is in the manifest');
   });
 
+  test('the signaling server killed mid-job and started again: progress goes on over the DataChannel meanwhile, both peers re-register, a command still works, the history has every event once', { timeout: 120_000 }, async () => {
+    await workerFree();
+    const created = await agent.api('/api/jobs', { body: { dataset, config: LONG } });
+    assert.equal(created.status, 201, JSON.stringify(created.body));
+    const id = created.body.id;
+    await waitFor(() => job(id).then((j) => (progressCount(j.events) >= 3 ? j : undefined)), 'progress', 60_000, jobSeen);
+    await server.kill9();
+    // The link is peer to peer: progress needs no signaling server.
+    const atKill = progressCount((await job(id)).events);
+    await waitFor(() => job(id).then((j) => (progressCount(j.events) >= atKill + 3 ? j : undefined)), '3 more progress events while the server is down', 30_000, jobSeen);
+    await server.restart();
+    // Both re-register: the agent lists the worker again (through the restarted server).
+    await waitFor(() => agent.api('/api/workers').then((r) => (r.status === 200 && r.body.workers.some((w: PeerInfo) => w.peer_id === workerId) ? true : undefined)), 'the worker listed again after the restart', 60_000);
+    const n0 = progressCount((await job(id)).events);
+    await waitFor(() => job(id).then((j) => (progressCount(j.events) >= n0 + 3 ? j : undefined)), 'progress after the restart', 30_000, jobSeen);
+    assert.equal((await command(id, 'stop')).status, 200);
+    const done = await waitFor(() => job(id).then((j) => (j.status === 'stopped' && j.model ? j : undefined)), 'stopped with a model', 60_000, jobSeen);
+    const seqs = done.events.map((e) => e.seq);
+    assert.deepEqual(seqs, seqs.map((_: number, i: number) => i + 1), 'every event once, in order: 1..n');
+    const models = await agent.api('/api/models');
+    assert.ok(models.body.models.some((m: ManifestModel) => m.id === done.model!.model_id), 'the manifest lists the model');
+  });
+
   test('a worker killed mid-job: the job is reported failed (worker_lost)', { timeout: 90_000 }, async () => {
     await workerFree();
     const created = await agent.api('/api/jobs', { body: { dataset, config: LONG } });

@@ -298,9 +298,13 @@ test('the packaged extension, from the command palette: sidebar, a job submitted
           { intervalMs: 100 },
         );
         // As a user would, so VS Code saves its editors on the way out (a bare page reload may not).
+        // The old document is marked first: the reload is asynchronous, and until it happens the old
+        // workbench (and its monitor) still answer every selector (a CI run read the old monitor,
+        // then pressed F1 into the page while it was reloading).
+        await page.evaluate(() => ((window as unknown as { beforeReload?: boolean }).beforeReload = true));
         await ui.commandPalette('Developer: Reload Window');
-        await page.waitForLoadState('domcontentloaded');
-        await page.waitForSelector('.monaco-workbench', { timeout: 60_000 });
+        await page.waitForFunction(() => (window as unknown as { beforeReload?: boolean }).beforeReload !== true, undefined, { timeout: 60_000 });
+        await page.waitForSelector('.monaco-workbench .part.statusbar', { state: 'visible', timeout: 60_000 });
         mark('window reloaded');
         const afterReload = await waitFor(
           async () => {

@@ -21,7 +21,8 @@ export interface ServerProcess {
 }
 
 /** Starts `sleap-rtc server` as a real process against an S3 target, with two rooms. */
-export async function startServerProcess(target: S3Target, extra: string[] = [], opts: { built?: boolean } = {}): Promise<ServerProcess> {
+/** `env`: more environment for the process (e.g. libfaketime's, for a server whose clock is off). */
+export async function startServerProcess(target: S3Target, extra: string[] = [], opts: { built?: boolean; env?: NodeJS.ProcessEnv } = {}): Promise<ServerProcess> {
   const bucket = `srv-${randomBytes(4).toString('hex')}`;
   const rooms = { lab: randomBytes(16).toString('hex'), other: randomBytes(16).toString('hex') };
   const launch = (port: number): Promise<Spawned> =>
@@ -33,7 +34,7 @@ export async function startServerProcess(target: S3Target, extra: string[] = [],
         ...extra,
       ],
       // Secrets go by environment, never on a command line others can read.
-      { waitFor: /listening on (http:\/\/\S+)/, built: opts.built, env: { SLEAP_RTC_S3_ACCESS_KEY: target.accessKeyId, SLEAP_RTC_S3_SECRET_KEY: target.secretAccessKey } },
+      { waitFor: /listening on (http:\/\/\S+)/, built: opts.built, env: { ...opts.env, SLEAP_RTC_S3_ACCESS_KEY: target.accessKeyId, SLEAP_RTC_S3_SECRET_KEY: target.secretAccessKey } },
     );
   let proc = await launch(0);
   const url = proc.line[1];
