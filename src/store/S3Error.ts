@@ -12,6 +12,8 @@ const S3_STATUS = {
   EntityTooLarge: 400,
   EntityTooSmall: 400,
   IncompleteBody: 400,
+  // Not an AWS code (AWS never fills up); MinIO answers 507 too, as XMinioStorageFull.
+  InsufficientStorage: 507,
   InternalError: 500,
   InvalidAccessKeyId: 403,
   InvalidArgument: 400,
@@ -48,6 +50,7 @@ function appCode(status: number): ErrorCode {
   if (status === 404) return 'not_found';
   if (status === 409) return 'conflict';
   if (status === 412) return 'precondition_failed';
+  if (status === 507) return 'disk_full';
   if (status >= 500) return 'internal';
   return 'bad_request';
 }

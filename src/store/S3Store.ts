@@ -174,8 +174,12 @@ export class S3Store {
 
   private async respondError(req: IncomingMessage, res: ServerResponse, e: unknown, requestId: string, t: RequestTarget | undefined, continued: boolean, signal: AbortSignal): Promise<void> {
     let err: S3Error;
+    const full = diskFullCode(e);
     if (e instanceof S3Error) err = e;
-    else {
+    else if (full) {
+      this.opts.log.warn('the data folder is full: request refused', { method: req.method, requestId, error: full });
+      err = new S3Error('InsufficientStorage', `The store's disk is full (${full}); nothing of this request was stored. Free space in the store's data folder, then send it again.`, { cause: e });
+    } else {
       this.opts.log.error('request failed', { method: req.method, requestId, error: e instanceof Error ? (e.stack ?? e.message) : String(e) });
       err = new S3Error('InternalError', 'We encountered an internal error. Please try again.', { cause: e });
     }
@@ -236,4 +240,13 @@ export class S3Store {
     else socket.destroy();
     setTimeout(() => socket.destroy(), 5000).unref();
   }
+}
+
+/** ENOSPC or EDQUOT anywhere in an error's cause chain (a write into the data folder failed for space). */
+function diskFullCode(e: unknown): string | undefined {
+  for (let x: unknown = e, depth = 0; x && depth < 5; x = (x as { cause?: unknown }).cause, depth++) {
+    const code = (x as { code?: unknown }).code;
+    if (code === 'ENOSPC' || code === 'EDQUOT') return code;
+  }
+  return undefined;
 }

@@ -33,6 +33,9 @@ describe('failure classification', () => {
     ['400 BadDigest (damaged in transit)', http(400, 'BadDigest'), 'retry'],
     ['400 RequestTimeout', http(400, 'RequestTimeout'), 'retry'],
     ['408', http(408), 'retry'],
+    ["507 InsufficientStorage (the store's disk full)", http(507, 'InsufficientStorage'), 'fatal'],
+    ["MinIO's storage full", http(507, 'XMinioStorageFull'), 'fatal'],
+    ['a bare 507', http(507), 'fatal'],
     ['400 InvalidArgument', http(400, 'InvalidArgument'), 'fatal'],
     ['403 SignatureDoesNotMatch', http(403, 'SignatureDoesNotMatch'), 'fatal'],
     ['404 NoSuchUpload', http(404, 'NoSuchUpload'), 'fatal'],
@@ -61,6 +64,12 @@ describe('failure classification', () => {
     // AWS says it in words.
     const aws = '<Error><Code>AccessDenied</Code><Message>Request has expired</Message></Error>';
     assert.equal(classifyFailure(s3Failure({ status: 403, headers: {}, text: aws }, 'part 1', future)), 'refresh_url');
+  });
+
+  test('a storage-full answer is disk_full and says what to do', () => {
+    const e = s3Failure({ status: 507, headers: {}, text: '<Error><Code>InsufficientStorage</Code><Message>full</Message></Error>' }, 'part 5');
+    assert.equal(e.code, 'disk_full');
+    assert.match(e.message, /^part 5: S3 answered 507 \(InsufficientStorage: full\); the S3 server's storage is full: free space there .* run the same upload again/);
   });
 });
 

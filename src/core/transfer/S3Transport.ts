@@ -14,7 +14,7 @@ import { partCount } from '../parts.js';
 import { partChecksumHeaders, serverVerified, type PartChecksum } from './checksum.js';
 import { createAgents, putStream, s3Failure, socketsFor, type HttpAgents } from './httpClient.js';
 import type { CallOptions, CompletedUpload, DonePart, PartReceipt, PartTransport, RemotePart, UploadPartOptions, UploadSession } from './PartTransport.js';
-import { DEFAULT_RETRY, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
+import { DEFAULT_RETRY, STORAGE_FULL_HINT, storageFull, throwIfAborted, withRetry, type RetryPolicy } from './retry.js';
 
 export interface S3TransportOptions {
   /** A client from makeS3Client (checksums only when required). */
@@ -174,6 +174,7 @@ export function s3SdkFailure(e: unknown, what: string): AppError {
   if (name === 'NoSuchUpload' || name === 'NoSuchKey' || status === 404) {
     return new AppError('upload_not_found', `${what}: the multipart upload is gone (completed, aborted or expired): start a new upload`, { cause: e, details: { status, s3_code: name } });
   }
-  const code: ErrorCode = status >= 500 || status === 429 ? 'upstream_error' : status === 403 ? 'forbidden' : 'storage_error';
-  return new AppError(code, `${what}: S3 answered ${status} (${name}): ${err.message ?? ''}`, { cause: e, details: { status, s3_code: name } });
+  const full = storageFull(status, name);
+  const code: ErrorCode = full ? 'disk_full' : status >= 500 || status === 429 ? 'upstream_error' : status === 403 ? 'forbidden' : 'storage_error';
+  return new AppError(code, `${what}: S3 answered ${status} (${name}): ${err.message ?? ''}${full ? `; ${STORAGE_FULL_HINT}` : ''}`, { cause: e, details: { status, s3_code: name } });
 }

@@ -6,7 +6,7 @@ import { AppError, type ErrorCode } from '../errors.js';
 import { AUTO_MAX_CONCURRENCY } from './AdaptiveConcurrency.js';
 import { endpointOf, unreachableDetail, type OutageService } from './outage.js';
 import { isRecycling } from './PartSource.js';
-import { abortError, type FailureDetails } from './retry.js';
+import { abortError, STORAGE_FULL_HINT, storageFull, type FailureDetails } from './retry.js';
 
 /**
  * The data plane: part PUTs and ranged GETs with node:http(s), bodies streamed (never buffered),
@@ -220,9 +220,10 @@ export function s3Failure(a: HttpAnswer, what: string, url?: string, notFound: E
     const exp = url ? presignedExpiry(url) : undefined;
     if (/expired/i.test(message ?? '') || (s3Code === 'AccessDenied' && exp !== undefined && Date.now() >= exp - 1000)) details.expired = true;
   }
-  const code: ErrorCode = a.status === 404 ? notFound : a.status === 412 ? 'precondition_failed' : a.status >= 500 || a.status === 429 ? 'upstream_error' : a.status === 403 ? 'forbidden' : 'storage_error';
+  const full = storageFull(a.status, s3Code);
+  const code: ErrorCode = full ? 'disk_full' : a.status === 404 ? notFound : a.status === 412 ? 'precondition_failed' : a.status >= 500 || a.status === 429 ? 'upstream_error' : a.status === 403 ? 'forbidden' : 'storage_error';
   const label = [s3Code, message].filter(Boolean).join(': ');
-  return new AppError(code, `${what}: S3 answered ${a.status}${label ? ` (${label})` : ''}`, { details });
+  return new AppError(code, `${what}: S3 answered ${a.status}${label ? ` (${label})` : ''}${full ? `; ${STORAGE_FULL_HINT}` : ''}`, { details });
 }
 
 /**

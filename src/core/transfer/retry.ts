@@ -10,6 +10,8 @@ import { Outage, unreachableOf, type OutageWaiting } from './outage.js';
  *   - expired presigned URL (403)     -> 'refresh_url' (re-sign, then retry at once)
  *   - 5xx, network errors, stalls,
  *     BadDigest, a part stored damaged -> 'retry'     (this request again, after a delay)
+ *   - the S3 server's storage full (507, InsufficientStorage, XMinioStorageFull) -> 'fatal'
+ *     at once: trying again cannot help until someone frees space; the same upload then resumes
  *   - other 4xx and everything else   -> 'fatal'
  *   - our own abort (pause/cancel)    -> 'aborted'
  *   - nothing answered at the endpoint -> 'unreachable' (no try counted: wait for it, outage.ts)
@@ -54,6 +56,16 @@ export interface FailureDetails {
 }
 
 const NETWORK_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'EPIPE', 'ETIMEDOUT', 'EAI_AGAIN', 'ENOTFOUND', 'ENETUNREACH', 'EHOSTUNREACH', 'ECONNABORTED', 'UND_ERR_SOCKET', 'UND_ERR_CONNECT_TIMEOUT', 'ERR_STREAM_PREMATURE_CLOSE']);
+const STORAGE_FULL_CODES = new Set(['InsufficientStorage', 'XMinioStorageFull']);
+
+/** True when S3 says its storage is full (507 or a storage-full code: the embedded store's, MinIO's). */
+export function storageFull(status: number | undefined, s3Code: string | undefined): boolean {
+  return status === 507 || (s3Code !== undefined && STORAGE_FULL_CODES.has(s3Code));
+}
+
+/** What to add to a storage-full error so that the user knows what to do. */
+export const STORAGE_FULL_HINT = "the S3 server's storage is full: free space there (or ask its operator), then run the same upload again: it resumes from the parts already stored";
+
 /** 400s that S3 sends for a body damaged or cut in transit: sending the same bytes again can work. */
 const RETRYABLE_4XX_CODES = new Set(['BadDigest', 'IncompleteBody', 'RequestTimeout', 'XAmzContentSHA256Mismatch']);
 
@@ -64,6 +76,7 @@ export function classifyFailure(e: unknown): FailureKind {
     const d = (e.details ?? {}) as FailureDetails;
     if (d.expired) return 'refresh_url';
     if (d.stalled || d.network || d.damaged) return 'retry';
+    if (storageFull(d.status, d.s3_code)) return 'fatal';
     if (d.s3_code === 'SlowDown' || d.status === 429 || d.status === 503) return 'slow_down';
     if (d.status !== undefined) {
       if (d.status >= 500) return 'retry';
