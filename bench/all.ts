@@ -25,6 +25,7 @@ const STEPS: Step[] = [
   { id: 'upload-rgw', title: 'S3 upload vs aws cli, rclone, boto3: Ceph RGW', args: ['upload', '--target', 'rgw'] },
   { id: 'wan', title: 'Adaptive concurrency vs fixed, on the emulated WAN and on loopback', args: ['wan'] },
   { id: 'seed', title: "The seed's comparison: chunked-rtc vs S3 multipart on the emulated WAN", args: ['seed'] },
+  { id: 'soak', title: 'Soak: uploads at once under random faults', args: ['soak'] },
   { id: 'jobs', title: 'Jobs through the agent', args: ['jobs'] },
   { id: 'store', title: 'The embedded store and RGW by presigned URLs', args: ['store'] },
   { id: 'ledger', title: "The agent's upload ledger", args: ['ledger'] },

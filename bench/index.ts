@@ -24,6 +24,10 @@ const commands: Record<string, { about: string; run(args: string[]): Promise<num
     about: "the seed design's comparison on the emulated WAN: chunked-rtc (one DataChannel, no checkpoint) vs S3 multipart at concurrency 1/4/10, clean, one drop at 60 %, resets; success rate under random drops",
     run: async (args) => (await import('./seed.js')).main(args),
   },
+  soak: {
+    about: 'many big uploads at once through the agent under random S3 faults for a bounded time: all complete, checksums equal, the agent RSS over time',
+    run: async (args) => (await import('./soak.js')).main(args),
+  },
   extension: {
     about: 'the VS Code extension in a real VS Code against a real stack: activation, worker event -> pixel in the monitor, redraw with 1M points, .vsix size',
     run: async (args) => (await import('./extension.js')).main(args),

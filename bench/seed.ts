@@ -21,7 +21,7 @@
 // for this part to --latency-link-mib so that the upload can fill it here.
 //
 // Flags: --size-mib N (1024) --rtt-ms N (50) --conn-mib N (8) --link-mib N (160) --drop-s N (10)
-//        --reset-every-s N (30) --limit-s N (900: per transfer) --transports chunked-rtc,s3-1,s3-4,s3-10
+//        --reset-every-s N (30) --limit-s N (600: per transfer) --transports chunked-rtc,s3-1,s3-4,s3-10
 //        --scenarios clean,drop,reset --success-runs N (20) --success-size-mib N (32)
 //        --success-limit-s N (60) --drop-every-s N (15: mean gap between random drops)
 //        --drop-min-s N (6) --drop-max-s N (10) --latency-link-mib N (40) --pings N (100: idle)
@@ -97,7 +97,7 @@ function whenBytes(bytes: () => number, at: number, fn: () => void): () => void 
 
 export async function main(args: string[]): Promise<number> {
   const f = benchFlags(args, {
-    ints: { 'latency-link-mib': 40, pings: 100, 'ping-every-ms': 50, 'size-mib': 1024, 'rtt-ms': 50, 'conn-mib': 8, 'link-mib': 160, 'drop-s': 10, 'reset-every-s': 30, 'limit-s': 900, 'success-runs': 20, 'success-size-mib': 32, 'success-limit-s': 60, 'drop-every-s': 15, 'drop-min-s': 6, 'drop-max-s': 10 },
+    ints: { 'latency-link-mib': 40, pings: 100, 'ping-every-ms': 50, 'size-mib': 1024, 'rtt-ms': 50, 'conn-mib': 8, 'link-mib': 160, 'drop-s': 10, 'reset-every-s': 30, 'limit-s': 600, 'success-runs': 20, 'success-size-mib': 32, 'success-limit-s': 60, 'drop-every-s': 15, 'drop-min-s': 6, 'drop-max-s': 10 },
     strings: { target: 'embedded', transports: 'chunked-rtc,s3-1,s3-4,s3-10', scenarios: 'clean,drop,reset', parts: 'comparison,success,latency' },
   });
   const factory = s3Targets().find((t) => t.name === f.target);
