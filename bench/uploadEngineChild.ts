@@ -26,5 +26,9 @@ const r = await uploadFile({
     lastConcurrency = p.concurrency ?? 0;
     maxConcurrency = Math.max(maxConcurrency, lastConcurrency);
   },
+}).catch((e: unknown) => {
+  // One line on stderr (the benchmarks quote it), not a stack trace.
+  process.stderr.write(`engine failed: ${e instanceof Error ? e.message : String(e)}\n`);
+  process.exit(1);
 });
 process.stdout.write(JSON.stringify({ bucket: r.bucket, key: r.key, sha256: r.sha256, size: r.size, max_concurrency: maxConcurrency, last_concurrency: lastConcurrency }) + '\n');

@@ -47,7 +47,8 @@ class Peer {
       const l = JSON.parse(s) as Line;
       for (const h of this.handlers) h(l);
     });
-    this.exited = new Promise((r) => this.child.once('exit', (code) => r(code)));
+    // 'close', not 'exit': the last lines (a `done`) may still be unread when the process exits.
+    this.exited = new Promise((r) => this.child.once('close', (code) => r(code)));
   }
 
   on(h: (l: Line) => void): void {
@@ -69,12 +70,15 @@ function relay(from: Peer, to: Peer, wan: UdpWan): void {
   let chain = Promise.resolve();
   from.on((l) => {
     if (l.t !== 'offer' && l.t !== 'answer' && l.t !== 'candidate') return;
-    chain = chain.then(async () => {
+    chain = chain
+      .then(async () => {
       if (l.t === 'candidate') {
         const c = l.candidate as { candidate: string };
         to.send({ t: 'candidate', candidate: { ...c, candidate: await wan.rewrite(c.candidate) } });
       } else to.send({ t: l.t, sdp: await wan.rewrite(l.sdp as string) });
-    });
+      })
+      // A candidate that cannot be rewritten is lost, as on a real path; the others still go.
+      .catch(() => undefined);
   });
 }
 

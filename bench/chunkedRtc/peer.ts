@@ -133,7 +133,10 @@ if (args.role === 'receiver') pc.onDataChannel.subscribe(attach);
 
 // Signaling steps one at a time, in arrival order.
 let chain = Promise.resolve();
-createInterface({ input: process.stdin }).on('line', (line) => {
+const lines = createInterface({ input: process.stdin });
+// The driver gone (its end of stdin closed): nobody reads this side any more.
+lines.on('close', () => process.exit(0));
+lines.on('line', (line) => {
   const m = JSON.parse(line) as { t: string; sdp?: string; candidate?: unknown };
   const step = (): Promise<void> =>
     m.t === 'start' ? (attach(pc.createDataChannel('chunked-rtc', { ordered: true })), negotiator.offer())

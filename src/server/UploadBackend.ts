@@ -11,6 +11,7 @@ import { getSignedUrl } from '@aws-sdk/s3-request-presigner';
 import { AppError } from '../core/errors.js';
 import type { Logger } from '../core/log.js';
 import { listAllParts } from '../core/listAllParts.js';
+import { STORAGE_FULL_HINT, storageFull } from '../core/transfer/retry.js';
 import type { PartChecksumBody, PartUrl, UploadedPart } from '../core/schemas/backend.js';
 
 export interface UploadBackendOptions {
@@ -23,7 +24,11 @@ export interface UploadBackendOptions {
   log?: Logger;
 }
 
-/** A clock offset from S3 this large is said once in the log (the SDK corrects offsets over 5 minutes). */
+/**
+ * A clock offset from S3 this large is said once in the log. The SDK only corrects an offset of
+ * 5 minutes or more (smaller ones are within S3's 15 minutes of tolerance), so that is the least
+ * that is ever said.
+ */
 const SAY_OFFSET_MS = 60_000;
 
 /**
@@ -40,8 +45,9 @@ export class UploadBackend {
   }
 
   /**
-   * S3's time. The SDK learns the server clock's offset from S3's Date headers (on every answer,
-   * and from a RequestTimeTooSkewed refusal, which it then retries) and signs its own calls with
+   * S3's time. The SDK learns the server clock's offset from S3's Date headers (from an answer
+   * whose Date is 5 minutes or more off, or a RequestTimeTooSkewed refusal, which it then
+   * retries) and signs its own calls with
    * it; presigned URLs are signed here, so they take it too: a server whose clock is off still
    * hands out URLs that S3 takes as issued now, and their expiry is said in S3's time.
    */
@@ -177,6 +183,7 @@ export function translateS3Error(e: unknown): AppError {
     case 'ConditionalRequestConflict':
       return new AppError('conflict', `a concurrent write won (${name}): re-read and retry`, { cause: e });
   }
+  if (storageFull(status, name)) return new AppError('disk_full', `S3 request failed (${name}${status ? ` ${status}` : ''}): ${msg}; ${STORAGE_FULL_HINT}`, { cause: e, details: { s3_code: name } });
   if (status === 403 || name === 'AccessDenied' || name === 'SignatureDoesNotMatch' || name === 'InvalidAccessKeyId') {
     return new AppError('storage_error', `the S3 server refused the server's credentials (${name}): check --s3-access-key/--s3-secret-key`, { cause: e });
   }

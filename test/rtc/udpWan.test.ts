@@ -149,7 +149,8 @@ describe("chunked-rtc, the seed's baseline (bench/chunkedRtc), real werift peers
       assert.equal(r.ok, true, r.reason);
       assert.equal(r.attempts, 1);
       assert.equal(r.payloadBytes, size);
-      assert.ok(wan.stats.bytesIn + wan.stats.bytesOut > size, `only ${wan.stats.bytesIn + wan.stats.bytesOut} bytes crossed the WAN for ${size}`);
+      // Toward a fronted peer: the data to the receiver's front (and the acks to the sender's).
+      assert.ok(wan.stats.bytesIn > size, `only ${wan.stats.bytesIn} bytes crossed the WAN toward the peers for ${size}`);
     } finally {
       await wan.close();
     }

@@ -49,7 +49,8 @@ forEachS3Target((factory) => {
           const got = await fetch(dl.body.url);
           assert.equal(got.status, 200, await got.clone().text());
           assert.equal(createHash('sha256').update(Buffer.from(await got.arrayBuffer())).digest('hex'), f.sha256);
-          if (offset.endsWith('h')) assert.match(srv.proc.stderrTail(), /clock/i, 'the server says its clock is off');
+          // +2h: this machine ahead of S3; -2h: behind it.
+          if (offset.endsWith('h')) assert.match(srv.proc.stderrTail(), offset.startsWith('+') ? /clock is \d+ s ahead of the S3 server's/ : /clock is \d+ s behind the S3 server's/, 'the server says its clock is off, and which way');
         } finally {
           await srv?.stop();
         }

@@ -25,7 +25,7 @@ describe("the store's disk full mid upload (a real full filesystem)", () => {
     await disk?.remove();
   });
 
-  test('a clear disk_full error naming what to do, no object, no damaged part; the same command resumes once there is room', { timeout: 120_000 }, async () => {
+  test('a clear disk_full error naming what to do, not retried, no object; the same command resumes once there is room', { timeout: 120_000 }, async () => {
     const filler = join(disk.dir, 'filler.bin');
     await writeFile(filler, Buffer.alloc(60 * 1024 * 1024, 7));
     const file = join(env.dir, 'big.zip');
@@ -33,11 +33,14 @@ describe("the store's disk full mid upload (a real full filesystem)", () => {
     const data = join(env.dir, 'data');
     const args = ['upload', file, '--data', data, '--json'];
 
+    const putsBefore = env.proxy.requests.length;
     const full = await runCli(args, env.env);
     assert.notEqual(full.code, 0, 'the upload fails');
     assert.match(full.stderr, /S3 answered 507 \(InsufficientStorage: The store's disk is full \(ENOSPC\)/, full.stderr);
     assert.match(full.stderr, /free space there .*then run the same upload again/, 'the error says what to do');
     assert.doesNotMatch(full.stderr, /\n\s+at /, 'no stack trace');
+    const refused = env.proxy.requests.slice(putsBefore).filter((q) => q.method === 'PUT' && q.status === 507);
+    assert.equal(new Set(refused.map((q) => q.partNumber)).size, refused.length, `a part refused for a full disk is not tried again: ${JSON.stringify(refused.map((q) => q.partNumber))}`);
     assert.deepEqual((await keysViaBoto3(store, env.server.bucket)).filter((k) => k.endsWith('big.zip')), [], 'no object (a multipart upload is not an object until completed)');
     const ledger = JSON.parse(await readFile(join(data, 'agent', 'ledger.json'), 'utf8')) as { uploads: Record<string, { state: string; files: Array<{ parts: Record<string, unknown> }> }> };
     const kept = Object.values(ledger.uploads);

@@ -31,7 +31,8 @@ export async function mountSmallDisk(mib: number): Promise<SmallDisk> {
   return {
     dir,
     async remove() {
-      await privileged(['umount', dir]).catch(() => undefined);
+      // A failed umount is said (a tmpfs left mounted), and the folder is then left alone.
+      await privileged(['umount', dir]);
       await rm(dir, { recursive: true, force: true });
     },
   };

@@ -114,6 +114,7 @@ export class Downloader {
     const agents = createAgents(socketsFor(concurrency));
     const meter = new ProgressMeter({ totalBytes: info.size, intervalMs: this.o.progressIntervalMs, emit: (p) => this.o.onProgress?.(p), concurrency: () => queue.currentLimit });
     const queue: PartQueue<Chunk> = new PartQueue(chunks, {
+      itemName: 'range',
       concurrency,
       retry: { ...DEFAULT_RETRY, ...this.o.retry },
       stallTimeoutMs: this.o.stallTimeoutMs ?? 30_000,

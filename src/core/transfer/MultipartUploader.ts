@@ -107,6 +107,7 @@ export class MultipartUploader {
     }
     const retry = { ...DEFAULT_RETRY, ...o.retry };
     this.queue = new PartQueue(items, {
+      itemName: 'part',
       concurrency: o.concurrency ?? 'auto',
       retry,
       stallTimeoutMs: o.stallTimeoutMs ?? 30_000,

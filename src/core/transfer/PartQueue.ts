@@ -55,6 +55,8 @@ export interface PartQueueOptions<T extends QueueItem> {
   random?: () => number;
   /** Most slow-downs in a row (no success between) before giving up. Default 4 x maxAttempts. */
   maxSlowDowns?: number;
+  /** What an item is called in errors ("part 27 failed after 6 tries: ..."). Default 'item'. */
+  itemName?: string;
   /** Most URL refreshes per item. Default 3. */
   maxRefreshes?: number;
   /** Fail after waiting this long for an endpoint that does not answer (ms). Default 1 hour. */
@@ -201,7 +203,7 @@ export class PartQueue<T extends QueueItem> {
         } else if (kind === 'slow_down') {
           this.slowStreak++;
           if (this.slowStreak > (this.o.maxSlowDowns ?? 4 * this.o.retry.maxAttempts)) {
-            fatal = gaveUp(reason, `item ${e.item.id} (the server kept asking to slow down)`, this.slowStreak);
+            fatal = gaveUp(reason, `${this.o.itemName ?? 'item'} ${e.item.id} (the server kept asking to slow down)`, this.slowStreak);
           } else {
             this.adaptive?.onCongestion(now, this.bytesMoved);
             this.limit = Math.max(1, Math.floor(this.limit / 2));
@@ -213,7 +215,7 @@ export class PartQueue<T extends QueueItem> {
           // A 5xx or a stall says the path or server is overloaded; a reset or a bad digest does not.
           if (d?.stalled || (d?.status !== undefined && d.status >= 500)) this.adaptive?.onCongestion(now, this.bytesMoved);
           e.attempts++;
-          if (e.attempts >= this.o.retry.maxAttempts) fatal = gaveUp(reason, `item ${e.item.id}`, e.attempts);
+          if (e.attempts >= this.o.retry.maxAttempts) fatal = gaveUp(reason, `${this.o.itemName ?? 'item'} ${e.item.id}`, e.attempts);
           else {
             delayMs = retryDelay(e.attempts, this.o.retry, this.o.random);
             e.notBefore = now + delayMs;
@@ -312,7 +314,7 @@ export class PartQueue<T extends QueueItem> {
     for (const e of this.entries) {
       if (e.state !== 'inflight' || !e.ctl || e.ctl.signal.aborted) continue;
       if (now - e.lastBytesAt >= this.o.stallTimeoutMs) {
-        e.ctl.abort(new AppError('timeout', `item ${e.item.id}: no bytes moved for ${(this.o.stallTimeoutMs / 1000).toFixed(1)} s`, { details: { stalled: true } }));
+        e.ctl.abort(new AppError('timeout', `${this.o.itemName ?? 'item'} ${e.item.id}: no bytes moved for ${(this.o.stallTimeoutMs / 1000).toFixed(1)} s`, { details: { stalled: true } }));
       }
     }
   }

@@ -196,8 +196,10 @@ export async function withRetry<T>(fn: (attempt: number) => Promise<T>, o: WithR
   }
 }
 
-/** The last failure, re-labelled with how many tries were made. */
+/** The last failure, re-labelled with how many tries were made ("part 2 failed after 6 tries: network failure ..."). */
 export function gaveUp(e: unknown, what: string, attempts: number): AppError {
   const base = e instanceof AppError ? e : new AppError('upstream_error', e instanceof Error ? e.message : String(e), { cause: e });
-  return new AppError(base.code, `${what} failed after ${attempts} tries: ${base.message}`, { cause: e, details: { ...base.details, attempts } });
+  // The failure often names the same thing first ("part 2: ..."): said once.
+  const said = base.message.startsWith(`${what}: `) ? base.message.slice(what.length + 2) : base.message;
+  return new AppError(base.code, `${what} failed after ${attempts} tries: ${said}`, { cause: e, details: { ...base.details, attempts } });
 }

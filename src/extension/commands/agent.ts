@@ -35,7 +35,11 @@ export function registerAgentCommands(s: Services, o: { startLocalStack(): Promi
   });
   register(s, 'openApiDocs', 'Open Agent API Docs', async () => {
     const client = await s.agent.ensure();
-    // The OpenAPI document needs no token; shown as JSON in an editor (works offline and remote).
+    // The agent's own docs page (/docs: served offline, no token needed to read it, one to try a
+    // call), in the browser; asExternalUri makes a remote window (SSH) forward the agent's
+    // loopback port first. Declined or not opened: the OpenAPI document as JSON in an editor.
+    const uri = await vscode.env.asExternalUri(vscode.Uri.parse(`${client.url}/docs`));
+    if (await vscode.env.openExternal(uri)) return uri.toString(true);
     const res = await fetch(`${client.url}/openapi.json`);
     const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(await res.json(), null, 2) });
     await vscode.window.showTextDocument(doc, { preview: true });

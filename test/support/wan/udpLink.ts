@@ -59,6 +59,7 @@ interface Flow {
 
 interface Front {
   sock: Socket;
+  bound: Promise<void>;
   shared?: SharedPacers;
   target: { address: string; port: number };
   flows: Map<string, Flow>;
@@ -83,7 +84,13 @@ class DelayLine {
   push(at: number, fn: () => void): void {
     this.q.push({ at, fn });
     // Times from different flows interleave: keep the queue sorted (appends are nearly always last).
-    for (let i = this.q.length - 1; i > 0 && this.q[i - 1]!.at > this.q[i]!.at; i--) [this.q[i - 1], this.q[i]] = [this.q[i]!, this.q[i - 1]!];
+    let i = this.q.length - 1;
+    for (; i > 0 && this.q[i - 1]!.at > this.q[i]!.at; i--) [this.q[i - 1], this.q[i]] = [this.q[i]!, this.q[i - 1]!];
+    // A new head is due before the one the timer waits for: the timer must be set again.
+    if (i === 0 && this.timer) {
+      clearTimeout(this.timer);
+      this.timer = undefined;
+    }
     this.arm();
   }
 
@@ -118,21 +125,26 @@ export class UdpWan {
   /** A loopback address that forwards to `target` (a peer's host candidate). */
   async front(target: { address: string; port: number }, shared?: SharedPacers): Promise<{ address: string; port: number }> {
     const key = `${target.address}:${target.port}`;
-    const known = this.fronts.get(key);
-    if (known) return { address: '127.0.0.1', port: known.sock.address().port };
-    const sock = dgram.createSocket('udp4');
-    const front: Front = { sock, target, flows: new Map(), ...(shared ? { shared } : {}) };
-    sock.on('message', (msg, from) => this.fromRemote(front, msg, from));
-    sock.on('error', () => undefined); // ICMP-driven errors of a UDP socket: the datagram is lost, as on a WAN
-    await new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r()));
-    bigBuffers(sock);
-    this.fronts.set(key, front);
-    return { address: '127.0.0.1', port: sock.address().port };
+    let front = this.fronts.get(key);
+    if (!front) {
+      const sock = dgram.createSocket('udp4');
+      // In the map before the bind resolves: a second call for the same target waits for this one.
+      front = { sock, target, flows: new Map(), bound: new Promise<void>((r) => sock.bind(0, '127.0.0.1', () => r())), ...(shared ? { shared } : {}) };
+      const f = front;
+      sock.on('message', (msg, from) => this.fromRemote(f, msg, from));
+      sock.on('error', () => undefined); // ICMP-driven errors of a UDP socket: the datagram is lost, as on a WAN
+      this.fronts.set(key, front);
+      await front.bound;
+      bigBuffers(sock);
+    }
+    await front.bound;
+    return { address: '127.0.0.1', port: front.sock.address().port };
   }
 
   /**
    * Rewrites an ICE candidate line (`candidate:... udp <prio> <ip> <port> typ host ...`), or every
-   * `a=candidate:` line of an SDP, to point at a front for it. Other candidates (TCP) are left as they are.
+   * `a=candidate:` line of an SDP, to point at a front for it. Other candidates (TCP, IPv6,
+   * mDNS names) are left as they are.
    */
   async rewrite(text: string, shared?: SharedPacers): Promise<string> {
     const re = /(candidate:\S+ \d+ )(\S+)( \d+ )(\S+) (\d+)( typ \S+)/gi;
@@ -141,7 +153,8 @@ export class UdpWan {
     for (const m of text.matchAll(re)) {
       const [all, head, proto, prio, ip, port, typ] = m;
       let replaced = all;
-      if (proto!.toLowerCase() === 'udp') {
+      // The relay speaks udp4: IPv6 and mDNS (.local) candidates are left as they are.
+      if (proto!.toLowerCase() === 'udp' && /^\d{1,3}(\.\d{1,3}){3}$/.test(ip!)) {
         const f = await this.front({ address: ip!, port: Number(port) }, shared);
         replaced = `${head}${proto}${prio}${f.address} ${f.port}${typ}`;
       }
@@ -154,6 +167,11 @@ export class UdpWan {
   /** Discards every datagram for `ms` (the flows survive if their peers wait long enough). */
   drop(ms: number): void {
     this.downUntil = Math.max(this.downUntil, Date.now() + ms);
+  }
+
+  /** Ends a drop now (a benchmark's fault disarmed between runs). */
+  undrop(): void {
+    this.downUntil = 0;
   }
 
   /** Forgets every flow, as a NAT flushing its sessions: their datagrams are discarded from now on. */

@@ -64,6 +64,8 @@ export interface WanLink {
    * (as TCP retransmits through an outage); 'reset': open connections are reset and new ones too.
    */
   drop(ms: number, mode?: 'hold' | 'reset'): void;
+  /** Ends a drop now (a benchmark disarming its faults between runs). */
+  undrop(): void;
   readonly stats: WanStats;
   /** The link-wide rate limits (aggregateBps), for other traffic that shares the link (udpLink.ts). */
   readonly shared: { up: Pacer; down: Pacer };
@@ -345,6 +347,11 @@ export function startWan(options: WanOptions): WanLink {
       }
       link.downUntil = Math.max(link.downUntil, Date.now() + ms);
       later(ms, () => conns.forEach((c) => c.wake()));
+    },
+    undrop() {
+      refuseUntil = 0;
+      link.downUntil = 0;
+      conns.forEach((c) => c.wake());
     },
     async close() {
       for (const t of timers) clearTimeout(t);
