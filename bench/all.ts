@@ -77,22 +77,30 @@ export async function main(args: string[]): Promise<number> {
 
   const started = new Date();
   const ran: Ran[] = [];
+  // Written again after each step: an interrupted run still leaves what it measured.
   for (const s of steps) {
     console.log(`\n=== ${s.id}: npm run bench -- ${s.args.join(' ')}`);
     ran.push(await run(s));
+    await write(f.out, started, steps, ran);
   }
+  console.log(`\nwrote ${f.out} (${ran.length} benchmark(s), ${(ran.reduce((n, r) => n + r.seconds, 0) / 60).toFixed(0)} min)`);
+  return ran.some((r) => r.code !== 0) ? 1 : 0;
+}
 
+async function write(out: string, started: Date, steps: Step[], ran: Ran[]): Promise<void> {
   const commit = spawnSync('git', ['rev-parse', '--short', 'HEAD'], { cwd: repoRoot, encoding: 'utf8' }).stdout.trim() || 'unknown';
   const dirty = spawnSync('git', ['status', '--porcelain'], { cwd: repoRoot, encoding: 'utf8' }).stdout.trim() !== '';
   const cpu = cpus();
   const headlines = ran.flatMap((r) => r.output.split('\n').filter((l) => l.startsWith('headline: ')).map((l) => `- ${l.slice('headline: '.length)} (\`npm run bench -- ${r.step.args.join(' ')}\`)`));
   const left = STEPS.filter((s) => !steps.includes(s)).map((s) => s.id);
+  const pending = steps.filter((s) => !ran.some((r) => r.step === s)).map((s) => s.id);
   const failed = ran.filter((r) => r.code !== 0).map((r) => r.step.id);
   const md = [
     '# Benchmarks: the latest full run',
     '',
     `Written by \`npm run bench\` (bench/all.ts) on ${started.toISOString().slice(0, 16).replace('T', ' ')} UTC, commit ${commit}${dirty ? ' with uncommitted changes' : ''}, on ${cpu.length} x ${cpu[0]?.model.trim() ?? 'unknown CPU'}, ${(totalmem() / 2 ** 30).toFixed(0)} GiB RAM, Node ${process.version}. Every figure below comes from this one run; every peer a figure is compared with was measured in the same run. Each section names the command that gives it.`,
     ...(left.length > 0 ? ['', `Not run this time: ${left.join(', ')}.`] : []),
+    ...(pending.length > 0 ? ['', `Still to run when this was written: ${pending.join(', ')}.`] : []),
     ...(failed.length > 0 ? ['', `Did not finish cleanly: ${failed.join(', ')} (see their sections).`] : []),
     '',
     '## Headlines',
@@ -101,8 +109,6 @@ export async function main(args: string[]): Promise<number> {
     '',
     ...ran.map(section),
   ].join('\n');
-  await mkdir(dirname(f.out), { recursive: true });
-  await writeFile(f.out, md);
-  console.log(`\nwrote ${f.out} (${ran.length} benchmark(s), ${(ran.reduce((n, r) => n + r.seconds, 0) / 60).toFixed(0)} min)`);
-  return failed.length > 0 ? 1 : 0;
+  await mkdir(dirname(out), { recursive: true });
+  await writeFile(out, md);
 }
