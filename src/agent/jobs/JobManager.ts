@@ -443,8 +443,11 @@ export class JobManager {
     if (this.closed) return;
     for (const j of this.o.ledger.jobs()) {
       if (j.worker !== peer || !j.accepted || isFinal(j.status)) continue;
-      if (j.status === 'queued' && !j.resubmit) {
-        // A queued job had not started: it waits for its worker to return (then resubmitted if the worker lost it).
+      if (j.status === 'queued') {
+        // A queued job had not started: it waits for its worker to return (then resubmitted if the
+        // worker lost it, or failed if it was resubmitted once already). A resubmitted one too: the
+        // verdict may be about the link of the worker's previous run, arriving after the worker came
+        // back and took the job again (a CI run failed it as worker_lost so).
         this.log.info('a queued job waits for its worker to return', { job_id: j.id, worker: peer, why });
         const live = this.live.get(j.id);
         this.live.delete(j.id);

@@ -36,10 +36,13 @@ export function registerAgentCommands(s: Services, o: { startLocalStack(): Promi
   register(s, 'openApiDocs', 'Open Agent API Docs', async () => {
     const client = await s.agent.ensure();
     // The agent's own docs page (/docs: served offline, no token needed to read it, one to try a
-    // call), in the browser; asExternalUri makes a remote window (SSH) forward the agent's
-    // loopback port first. Declined or not opened: the OpenAPI document as JSON in an editor.
-    const uri = await vscode.env.asExternalUri(vscode.Uri.parse(`${client.url}/docs`));
-    if (await vscode.env.openExternal(uri)) return uri.toString(true);
+    // call) in the browser, from a local desktop window. From a remote or web window the browser
+    // would reach the agent through a forwarded port or a proxy, whose Host the agent refuses
+    // (DNS-rebinding guard): there, and when the browser is declined, the OpenAPI document opens
+    // as JSON in an editor.
+    const local = vscode.env.remoteName === undefined && vscode.env.uiKind === vscode.UIKind.Desktop;
+    const docs = `${client.url}/docs`;
+    if (local && (await vscode.env.openExternal(vscode.Uri.parse(docs)))) return docs;
     const res = await fetch(`${client.url}/openapi.json`);
     const doc = await vscode.workspace.openTextDocument({ language: 'json', content: JSON.stringify(await res.json(), null, 2) });
     await vscode.window.showTextDocument(doc, { preview: true });
