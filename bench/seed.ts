@@ -32,6 +32,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { DeleteObjectCommand, GetObjectCommand } from '@aws-sdk/client-s3';
 import { makeS3Client } from '../src/core/s3client.js';
+import { seededRandom } from '../src/worker/trainers/builtin/random.js';
 import { startServerProcess, type ServerProcess } from '../test/support/server.js';
 import { s3Targets } from '../test/support/targets.js';
 import { UdpWan } from '../test/support/wan/udpLink.js';
@@ -63,21 +64,10 @@ interface Row {
   note?: string;
 }
 
-/** A seeded PRNG (mulberry32), so both transports of a success run face the same drops. */
-function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 /** Drops the link at random (exponential gaps of mean `everyS`, lengths in [minS, maxS]) until stopped. */
 function randomDrops(drop: (ms: number) => void, o: { everyS: number; minS: number; maxS: number; seed: number }): () => void {
-  const rnd = prng(o.seed);
+  // Seeded: both transports of a success run face the same drops.
+  const rnd = seededRandom(o.seed);
   let timer: ReturnType<typeof setTimeout> | undefined;
   const next = (): void => {
     const gap = -Math.log(1 - rnd()) * o.everyS * 1000;
