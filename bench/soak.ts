@@ -1,12 +1,12 @@
 // `npm run bench -- soak`: many big uploads at once through the agent, under random faults for a
 // bounded time. The embedded store behind the fault proxy (test/support/faultProxy.ts: resets
-// mid-body, stalled bodies, 503 SlowDown and 500 answers, injected at random into part PUTs for
-// --fault-s seconds, then none), `sleap-rtc server` signing URLs for the proxy, one agent (the
+// mid-body, stalled bodies, 503 SlowDown and 500 answers, each part PUT faulted with probability
+// --fault-pct % for --fault-s seconds, then none: faults that come with the traffic, seeded), `sleap-rtc server` signing URLs for the proxy, one agent (the
 // built dist/cli.js, as users run it) given every file at once by POST /api/uploads. Checks that
 // every upload completes and that every object read back has its file's SHA-256; samples the
 // agent's RSS every second and reports whether it stays flat (its peak in the last third of the
 // run against the first third after a warm-up).
-// Flags: --files N (10) --size-mib N (1024) --fault-s N (120) --fault-every-ms N (500: mean gap)
+// Flags: --files N (10) --size-mib N (1024) --fault-s N (120) --fault-pct N (10) --seed N (1)
 //        --limit-s N (1800)
 import { createReadStream } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -20,12 +20,13 @@ import { startServerProcess } from '../test/support/server.js';
 import { startEmbeddedStore } from '../test/support/store.js';
 import { benchFlags } from './args.js';
 import { currentRss } from './procStats.js';
+import { seededRandom } from '../src/worker/trainers/builtin/random.js';
 import { sha256Of } from './upload.js';
 
 const MiB = 1024 * 1024;
 
 export async function main(args: string[]): Promise<number> {
-  const f = benchFlags(args, { ints: { files: 10, 'size-mib': 1024, 'fault-s': 120, 'fault-every-ms': 500, 'limit-s': 1800 } });
+  const f = benchFlags(args, { ints: { files: 10, 'size-mib': 1024, 'fault-s': 120, 'fault-pct': 10, seed: 1, 'limit-s': 1800 } });
   const dir = await mkdtemp(join(tmpdir(), 'bench-soak-'));
   console.log(`writing ${f.files} files of ${f['size-mib']} MiB ...`);
   const files: { path: string; sha256: string }[] = [];
@@ -50,29 +51,29 @@ export async function main(args: string[]): Promise<number> {
     const b = currentRss(pid);
     if (b !== undefined) rss.push({ t: (performance.now() - t0) / 1000, bytes: b });
   }, 1000);
-  // Random faults into part PUTs, one at a time at exponential gaps, for the fault period.
-  let faulting = true;
+  // Random faults into part PUTs, each with probability fault-pct % (one rule that never retires,
+  // so faults follow the traffic: a queue of one-shot faults would all land on the part being
+  // retried), for the fault period.
+  const rnd = seededRandom(f.seed);
   const actions = (): FaultAction => {
-    const r = Math.random();
-    if (r < 0.35) return { kind: 'reset', afterBytes: Math.floor(Math.random() * 4 * MiB) };
-    if (r < 0.5) return { kind: 'stall', afterBytes: Math.floor(Math.random() * 4 * MiB) };
-    if (r < 0.8) return { kind: 'status', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' };
-    return { kind: 'status', status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' };
+    const r = rnd();
+    const a: FaultAction =
+      r < 0.35
+        ? { kind: 'reset', afterBytes: Math.floor(rnd() * 4 * MiB) }
+        : r < 0.5
+          ? { kind: 'stall', afterBytes: Math.floor(rnd() * 4 * MiB) }
+          : r < 0.8
+            ? { kind: 'status', status: 503, code: 'SlowDown', message: 'Please reduce your request rate.' }
+            : { kind: 'status', status: 500, code: 'InternalError', message: 'We encountered an internal error. Please try again.' };
+    const name = a.kind === 'status' ? String(a.status) : a.kind;
+    faults[name] = (faults[name] ?? 0) + 1;
+    return a;
   };
-  const nextFault = (): void => {
-    if (!faulting) return;
-    setTimeout(() => {
-      if (!faulting) return;
-      const a = actions();
-      faults[a.kind === 'status' ? String(a.status) : a.kind] = (faults[a.kind === 'status' ? String(a.status) : a.kind] ?? 0) + 1;
-      proxy.add({ method: 'PUT', action: a });
-      nextFault();
-    }, -Math.log(1 - Math.random()) * f['fault-every-ms']);
-  };
-  nextFault();
+  proxy.add({ method: 'PUT', pathIncludes: 'partNumber=', times: Infinity, chance: f['fault-pct'] / 100, random: rnd, action: actions });
+  let partPuts = 0;
   const stopFaults = setTimeout(() => {
-    faulting = false;
     proxy.clearRules();
+    partPuts = proxy.requests.filter((r) => r.method === 'PUT' && r.partNumber !== undefined).length;
     console.log(`  faults stopped after ${f['fault-s']} s: ${JSON.stringify(faults)}`);
   }, f['fault-s'] * 1000);
 
@@ -118,7 +119,6 @@ export async function main(args: string[]): Promise<number> {
   } finally {
     clearInterval(sampler);
     clearTimeout(stopFaults);
-    faulting = false;
     s3.destroy();
     await agent.proc.stop();
     await srv.stop();
@@ -137,7 +137,7 @@ export async function main(args: string[]): Promise<number> {
   const last = warm.slice(-third);
   const peak = (xs: { bytes: number }[]): number => Math.max(...xs.map((s) => s.bytes));
   console.log(`\n### Soak: ${f.files} uploads of ${f['size-mib']} MiB at once through the agent, random faults for ${faultedS.toFixed(0)} s`);
-  console.log(`\nThe embedded store behind the fault proxy (resets mid-body, stalls, 503 SlowDown, 500, one about every ${f['fault-every-ms']} ms into part PUTs for the first ${faultedS.toFixed(0)} s: ${JSON.stringify(faults)}), one agent (dist/cli.js) with every file added at once. Command: \`npm run bench -- soak\`.\n`);
+  console.log(`\nThe embedded store behind the fault proxy (resets mid-body, stalls, 503 SlowDown, 500: each part PUT faulted with probability ${f['fault-pct']} % for the first ${faultedS.toFixed(0)} s, seed ${f.seed}; ${Object.values(faults).reduce((a, b) => a + b, 0)} faults in ${partPuts || proxy.requests.filter((r) => r.method === 'PUT' && r.partNumber !== undefined).length} part PUTs: ${JSON.stringify(faults)}), one agent (dist/cli.js) with every file added at once. Command: \`npm run bench -- soak\`.\n`);
   console.log('| result | uploads complete, SHA-256 equal | time to the last upload (s) | MiB/s (all) | agent RSS first third (peak, MiB) | last third (peak, MiB) | max (MiB) |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   console.log(`| ${failure ? `FAILED: ${failure}` : 'all complete'} | ${done.length} of ${f.files} | ${total.toFixed(0)} | ${((done.length * f['size-mib']) / total).toFixed(1)} | ${first.length ? mib(peak(first)) : '-'} | ${last.length ? mib(peak(last)) : '-'} | ${rss.length ? mib(peak(rss)) : '-'} |`);

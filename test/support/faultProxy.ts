@@ -27,9 +27,18 @@ export interface FaultRuleInput {
   pathIncludes?: string;
   /** The request body (PUT) or the answer body (GET). Default: request for PUT/POST, response otherwise. */
   on?: 'request' | 'response';
-  action: FaultAction;
-  /** Requests the rule applies to before it retires. Default 1. */
+  /** The fault, or a function choosing one for each request the rule applies to. */
+  action: FaultAction | (() => FaultAction);
+  /** Requests the rule applies to before it retires. Default 1 (Infinity: never retires). */
   times?: number;
+  /**
+   * Applies to each matching request with this probability (default 1: the next ones). Faults
+   * that arrive with the traffic, as on a real flaky path: a queue of one-shot rules instead
+   * lands on whatever request comes next, which under retries is the part being retried.
+   */
+  chance?: number;
+  /** The draw for `chance` (default Math.random; pass a seeded one for a repeatable run). */
+  random?: () => number;
 }
 
 export interface FaultRule extends FaultRuleInput {
@@ -88,16 +97,18 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
   let requests: ProxiedRequest[] = [];
   const sockets = new Set<Socket>();
 
-  const pick = (req: IncomingMessage, u: URL): FaultRule | undefined => {
+  const pick = (req: IncomingMessage, u: URL): { rule: FaultRule; action: FaultAction } | undefined => {
     const rule = rules.find(
       (r) =>
         r.hits < (r.times ?? 1) &&
         (r.method === undefined || r.method === req.method) &&
         (r.partNumber === undefined || u.searchParams.get('partNumber') === String(r.partNumber)) &&
-        (r.pathIncludes === undefined || (u.pathname + u.search).includes(r.pathIncludes)),
+        (r.pathIncludes === undefined || (u.pathname + u.search).includes(r.pathIncludes)) &&
+        (r.chance === undefined || (r.random ?? Math.random)() < r.chance),
     );
-    if (rule) rule.hits++;
-    return rule;
+    if (!rule) return undefined;
+    rule.hits++;
+    return { rule, action: typeof rule.action === 'function' ? rule.action() : rule.action };
   };
 
   const handle = (req: IncomingMessage, res: ServerResponse): void => {
@@ -106,8 +117,9 @@ export async function startFaultProxy(upstream: string): Promise<FaultProxy> {
     const rec: ProxiedRequest = { method: req.method ?? 'GET', path: u.pathname, requestBytes: 0, responseBytes: 0, open: true, ...(pn ? { partNumber: Number(pn) } : {}), ...(u.searchParams.get('X-Amz-Date') ? { amzDate: u.searchParams.get('X-Amz-Date')! } : {}) };
     requests.push(rec);
     req.once('close', () => (rec.open = false));
-    const rule = pick(req, u);
-    const action = rule?.action;
+    const picked = pick(req, u);
+    const rule = picked?.rule;
+    const action = picked?.action;
     const onRequestBody = rule ? (rule.on ?? (req.method === 'PUT' || req.method === 'POST' ? 'request' : 'response')) === 'request' : false;
     if (action) rec.fault = action.kind;
     const kill = (): void => {

@@ -122,6 +122,55 @@ describe('PartQueue (mock timers)', () => {
     assert.deepEqual(waits, []);
   });
 
+  test("an item's tries count only since the queue last finished an item: faults here and there never add up, an item that cannot go gives up once the rest is done", async () => {
+    let tries1 = 0;
+    const gates = new Map<number, () => void>();
+    const q = new PartQueue(items(3), {
+      concurrency: 3,
+      retry: policy, // 5 tries
+      stallTimeoutMs: 30_000,
+      random: () => 0.5,
+      itemName: 'part',
+      run: async (item) => {
+        if (item.id === 1) {
+          tries1++;
+          throw http(500, 'InternalError');
+        }
+        await new Promise<void>((resolve) => gates.set(item.id, resolve));
+      },
+    });
+    const p = q.run(new AbortController().signal);
+    let outcome: unknown;
+    p.then(
+      () => (outcome = 'done'),
+      (e: unknown) => (outcome = e),
+    );
+    const until = async (n: number): Promise<void> => {
+      for (let i = 0; i < 50 && tries1 < n && outcome === undefined; i++) {
+        await flush();
+        mock.timers.tick(1000);
+      }
+      await flush();
+    };
+    // All three start; item 1 fails 4 times while items 2 and 3 are still sending.
+    await until(4);
+    assert.equal(tries1, 4);
+    assert.equal(outcome, undefined, 'not given up after 4 of 5 tries');
+    gates.get(2)!(); // item 2 done: item 1's tries start again
+    await until(8);
+    assert.equal(tries1, 8);
+    assert.equal(outcome, undefined, 'not given up after 8 tries: 4 since the last item finished');
+    await flush();
+    gates.get(3)!(); // the last other item done
+    await until(20);
+    const failed = (): unknown => outcome; // read after the callbacks ran (assert.equal narrowed it to undefined)
+    const e = failed();
+    assert.ok(e instanceof AppError, 'gave up once nothing else could finish');
+    assert.equal(e.message, 'part 1 failed after 5 tries: HTTP 500');
+    assert.equal(e.details?.attempts, 5);
+    assert.equal(tries1, 13, '4 + 4 + 5 tries');
+  });
+
   test('never runs more than `concurrency` items at once, and finishes them all', async () => {
     let inflight = 0;
     let peak = 0;
