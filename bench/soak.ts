@@ -1,10 +1,10 @@
 // `npm run bench -- soak`: many big uploads at once through the agent, under random faults for a
 // bounded time. The embedded store behind the fault proxy (test/support/faultProxy.ts: resets
 // mid-body, stalled bodies, 503 SlowDown and 500 answers, each part PUT faulted with probability
-// --fault-pct % for --fault-s seconds, then none: faults that come with the traffic, seeded), `sleap-rtc server` signing URLs for the proxy, one agent (the
-// built dist/cli.js, as users run it) given every file at once by POST /api/uploads. Checks that
-// every upload completes and that every object read back has its file's SHA-256; samples the
-// agent's RSS every second and reports whether it stays flat (its peak in the last third of the
+// --fault-pct % for --fault-s seconds, then none: faults that come with the traffic, seeded),
+// `sleap-rtc server` signing URLs for the proxy, one agent (the built dist/cli.js, as users run
+// it) given every file at once by POST /api/uploads. Checks that every upload completes and that
+// every object read back has its file's SHA-256; samples the agent's RSS every second and reports whether it stays flat (its peak in the last third of the
 // run against the first third after a warm-up).
 // Flags: --files N (10) --size-mib N (1024) --fault-s N (120) --fault-pct N (10) --seed N (1)
 //        --limit-s N (1800)
@@ -14,13 +14,13 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GetObjectCommand } from '@aws-sdk/client-s3';
 import { makeS3Client } from '../src/core/s3client.js';
+import { seededRandom } from '../src/worker/trainers/builtin/random.js';
 import { startAgentProcess, writeBigZip } from '../test/agent/support/env.js';
 import { startFaultProxy, type FaultAction } from '../test/support/faultProxy.js';
 import { startServerProcess } from '../test/support/server.js';
 import { startEmbeddedStore } from '../test/support/store.js';
 import { benchFlags } from './args.js';
 import { currentRss } from './procStats.js';
-import { seededRandom } from '../src/worker/trainers/builtin/random.js';
 import { sha256Of } from './upload.js';
 
 const MiB = 1024 * 1024;
@@ -70,10 +70,12 @@ export async function main(args: string[]): Promise<number> {
     return a;
   };
   proxy.add({ method: 'PUT', pathIncludes: 'partNumber=', times: Infinity, chance: f['fault-pct'] / 100, random: rnd, action: actions });
-  let partPuts = 0;
+  const countPartPuts = (): number => proxy.requests.filter((r) => r.method === 'PUT' && r.partNumber !== undefined).length;
+  // Part PUTs in the fault period (all of them when the uploads ended first).
+  let partPuts: number | undefined;
   const stopFaults = setTimeout(() => {
     proxy.clearRules();
-    partPuts = proxy.requests.filter((r) => r.method === 'PUT' && r.partNumber !== undefined).length;
+    partPuts = countPartPuts();
     console.log(`  faults stopped after ${f['fault-s']} s: ${JSON.stringify(faults)}`);
   }, f['fault-s'] * 1000);
 
@@ -137,7 +139,7 @@ export async function main(args: string[]): Promise<number> {
   const last = warm.slice(-third);
   const peak = (xs: { bytes: number }[]): number => Math.max(...xs.map((s) => s.bytes));
   console.log(`\n### Soak: ${f.files} uploads of ${f['size-mib']} MiB at once through the agent, random faults for ${faultedS.toFixed(0)} s`);
-  console.log(`\nThe embedded store behind the fault proxy (resets mid-body, stalls, 503 SlowDown, 500: each part PUT faulted with probability ${f['fault-pct']} % for the first ${faultedS.toFixed(0)} s, seed ${f.seed}; ${Object.values(faults).reduce((a, b) => a + b, 0)} faults in ${partPuts || proxy.requests.filter((r) => r.method === 'PUT' && r.partNumber !== undefined).length} part PUTs: ${JSON.stringify(faults)}), one agent (dist/cli.js) with every file added at once. Command: \`npm run bench -- soak\`.\n`);
+  console.log(`\nThe embedded store behind the fault proxy (resets mid-body, stalls, 503 SlowDown, 500: each part PUT faulted with probability ${f['fault-pct']} % for the first ${faultedS.toFixed(0)} s, seed ${f.seed}; ${Object.values(faults).reduce((a, b) => a + b, 0)} faults in ${partPuts ?? countPartPuts()} part PUTs: ${JSON.stringify(faults)}), one agent (dist/cli.js) with every file added at once. Command: \`npm run bench -- soak\`.\n`);
   console.log('| result | uploads complete, SHA-256 equal | time to the last upload (s) | MiB/s (all) | agent RSS first third (peak, MiB) | last third (peak, MiB) | max (MiB) |');
   console.log('| --- | ---: | ---: | ---: | ---: | ---: | ---: |');
   console.log(`| ${failure ? `FAILED: ${failure}` : 'all complete'} | ${done.length} of ${f.files} | ${total.toFixed(0)} | ${((done.length * f['size-mib']) / total).toFixed(1)} | ${first.length ? mib(peak(first)) : '-'} | ${last.length ? mib(peak(last)) : '-'} | ${rss.length ? mib(peak(rss)) : '-'} |`);
