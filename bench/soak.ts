@@ -4,8 +4,9 @@
 // --fault-pct % for --fault-s seconds, then none: faults that come with the traffic, seeded),
 // `sleap-rtc server` signing URLs for the proxy, one agent (the built dist/cli.js, as users run
 // it) given every file at once by POST /api/uploads. Checks that every upload completes and that
-// every object read back has its file's SHA-256; samples the agent's RSS every second and reports whether it stays flat (its peak in the last third of the
-// run against the first third after a warm-up).
+// every object read back has its file's SHA-256; samples the agent's RSS every second and reports
+// whether it stays flat (its peak in the last third of the run against the first third after a
+// warm-up).
 // Flags: --files N (10) --size-mib N (1024) --fault-s N (120) --fault-pct N (10) --seed N (1)
 //        --limit-s N (1800)
 import { createReadStream } from 'node:fs';
